@@ -1,0 +1,27 @@
+//! Case files: the data model, the requirements catalogue, and loading with
+//! validation. Owns everything between a TOML file on disk and a [`Case`].
+
+pub mod load;
+pub mod model;
+pub mod requirements;
+
+pub use load::{load_case, load_suite, CaseFileError, Suite, SuiteError};
+pub use model::*;
+pub use requirements::{Catalogue, Level, Requirement};
+
+use std::path::PathBuf;
+
+/// A validated case: its id (the path under `suites/` without `.toml`) and contents.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub path: PathBuf,
+    pub file: CaseFile,
+}
+
+impl Case {
+    /// The outcomes in order, the `expect` shorthand first.
+    pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
+        self.file.expect.iter().chain(self.file.outcomes.iter())
+    }
+}

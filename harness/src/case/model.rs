@@ -1,0 +1,334 @@
+//! The case-file data model: what a TOML file under `suites/` may say.
+//!
+//! These types are the schema (`suites/schema.json` is generated from them);
+//! they hold data only, validation lives in [`super::validate`].
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One case file, as written. Its id is its path, never stated inside.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    /// One line saying which behaviour the case checks (names the fault it exposes).
+    pub title: String,
+    /// Longer explanation: why the expected behaviour is the right one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Requirement ids from `suites/requirements.toml`; the first is the one a
+    /// failing expectation cites unless the expectation names its own `rule`.
+    pub requirements: Vec<String>,
+    /// Target features this case needs; a target that declares one of them
+    /// unsupported gets the verdict `unsupported` instead of a judgement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<Feature>,
+    /// HSTS hosts the client is told to preload before the first step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preload: Vec<Preload>,
+    /// Per-host TLS settings of the virtual world (default: a valid certificate).
+    #[serde(default, rename = "host", skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostConfig>,
+    /// What the client is asked to do, in order, in one client session.
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+    /// The origin script: what each virtual host answers, in the order a
+    /// conforming client asks.
+    #[serde(default, rename = "origin")]
+    pub origin: Vec<OriginRule>,
+    /// The single conforming outcome (shorthand for one `outcome` graded pass).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Outcome>,
+    /// Graded outcomes where the specs allow several behaviours: the first
+    /// that matches decides the verdict.
+    #[serde(default, rename = "outcome", skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<Outcome>,
+}
+
+/// A capability a target may lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feature {
+    /// Keeps an HSTS store across the steps of a case (RFC 6797 user agent).
+    Hsts,
+    /// Accepts a preload list of HSTS hosts.
+    HstsPreload,
+    /// Can send a request body that cannot be replayed (Fetch's null-source body).
+    StreamedBody,
+    /// Reports the fragment of the final URL.
+    FinalFragment,
+    /// Can switch off certificate verification for one request.
+    Insecure,
+}
+
+/// One preloaded HSTS host.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preload {
+    pub host: String,
+    #[serde(default)]
+    pub include_subdomains: bool,
+}
+
+/// TLS settings for one virtual host.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    pub name: String,
+    #[serde(default)]
+    pub cert: CertKind,
+}
+
+/// Which certificate a virtual host presents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertKind {
+    /// Issued by the run's test CA for the host's name.
+    #[default]
+    Valid,
+    /// Self-signed: not issued by the test CA.
+    Untrusted,
+    /// Issued by the test CA, but expired.
+    Expired,
+    /// Issued by the test CA for another name.
+    WrongName,
+}
+
+/// One request the client is asked to make.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub url: String,
+    /// Header fields as `[name, value]` pairs, in order; duplicates allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+    /// The body comes from a stream that cannot be replayed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub streamed: bool,
+    /// Follow redirects (default true).
+    #[serde(default = "default_true")]
+    pub follow: bool,
+    /// Wait this long before the step (HSTS expiry).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delay_ms: u64,
+    /// Switch certificate verification off for this step.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+}
+
+/// Bytes of a request or response body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Body {
+    /// UTF-8 text, taken as is.
+    Text(String),
+    /// Arbitrary bytes, base64 (standard alphabet, padded).
+    Base64 { base64: String },
+    /// `cycle` bytes counting 0, 1, …, 255, 0, 1, … (256 gives every byte value once).
+    Cycle { cycle: usize },
+}
+
+/// One entry of the origin script.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OriginRule {
+    /// Absolute URL this entry answers (`scheme://host[:port]/path[?query]`);
+    /// a trailing `*` makes it a prefix. No fragment.
+    pub on: String,
+    /// Answer only this method (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    pub reply: Reply,
+}
+
+/// What the origin answers.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    pub status: u16,
+    /// Header fields as `[name, value]` pairs, sent in this order, duplicates
+    /// kept. In values, `{hop}` becomes this hop's index and `{next}` the next one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+}
+
+/// One outcome: what the origins saw and what the client reported.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// What this outcome is, in words ("rewritten to GET, body dropped").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The verdict when this outcome matches (default `pass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<GradeSpec>,
+    /// Exact number of hops the origins saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hops: Option<usize>,
+    #[serde(default, rename = "hop", skip_serializing_if = "Vec::is_empty")]
+    pub hop: Vec<HopExpect>,
+    #[serde(default, rename = "result", skip_serializing_if = "Vec::is_empty")]
+    pub result: Vec<ResultExpect>,
+}
+
+/// A grade for all profiles, or one per profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum GradeSpec {
+    All(Grade),
+    PerProfile { rfc9110: Grade, fetch: Grade },
+}
+
+impl GradeSpec {
+    pub fn for_profile(self, profile: Profile) -> Grade {
+        match (self, profile) {
+            (GradeSpec::All(g), _) => g,
+            (GradeSpec::PerProfile { rfc9110, .. }, Profile::Rfc9110) => rfc9110,
+            (GradeSpec::PerProfile { fetch, .. }, Profile::Fetch) => fetch,
+        }
+    }
+}
+
+/// The verdict an outcome earns when it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Grade {
+    Pass,
+    Fail,
+    Warn,
+    Info,
+}
+
+/// Which spec family judges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// RFC 9110 / 9112, RFC 3986, RFC 6797.
+    #[default]
+    Rfc9110,
+    /// WHATWG Fetch and URL (what browsers and Node follow).
+    Fetch,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::Rfc9110, Profile::Fetch];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Rfc9110 => "rfc9110",
+            Profile::Fetch => "fetch",
+        }
+    }
+}
+
+/// Expectations on one hop (a request one of the origins received).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HopExpect {
+    /// 1-based position among all hops of the case, across steps.
+    pub index: usize,
+    /// Requirement this expectation checks (default: the case's first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Logical absolute URL: scheme, host, port and request-target at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The request-target exactly as sent (origin-form for direct requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<BodyExpect>,
+    #[serde(default, skip_serializing_if = "HeaderExpect::is_empty")]
+    pub header: HeaderExpect,
+}
+
+/// Expected body bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BodyExpect {
+    /// Exactly these bytes.
+    Bytes(Body),
+    /// The same bytes as the body of step `step`.
+    SameAsStep { step: usize },
+}
+
+/// Header expectations; names compare case-insensitively.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderExpect {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub present: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<String>,
+    /// `[name, value]`: the field is present once with exactly this value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equal: Vec<(String, String)>,
+}
+
+impl HeaderExpect {
+    pub fn is_empty(&self) -> bool {
+        self.present.is_empty() && self.absent.is_empty() && self.equal.is_empty()
+    }
+}
+
+/// Expectations on what the client reported for one step.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResultExpect {
+    /// 1-based step number (default 1).
+    #[serde(default = "default_one")]
+    pub step: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Final status; absent when the client reported an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Final URL, fragment included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Whether the client reported an error instead of a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+}
+
+impl Body {
+    /// The bytes this body stands for; `Err` for invalid base64.
+    pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        use base64::Engine as _;
+        Ok(match self {
+            Body::Text(text) => text.as_bytes().to_vec(),
+            Body::Base64 { base64 } => base64::engine::general_purpose::STANDARD.decode(base64)?,
+            Body::Cycle { cycle } => (0..*cycle).map(|i| (i % 256) as u8).collect(),
+        })
+    }
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_one() -> usize {
+    1
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

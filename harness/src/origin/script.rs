@@ -1,0 +1,1 @@
+//! Answering requests from a case's origin script.

@@ -1,0 +1,143 @@
+//! Targets: the implementations under test. A target receives a [`Plan`] (the
+//! steps of one case and how to reach the origins) and reports what it got.
+//!
+//! Three kinds: the in-process [`reference::ReferenceAgent`] (and its
+//! [`mutant::Mutant`]s), any Rust type implementing [`Target`], and
+//! [`driver::DriverTarget`], an external process speaking JSON lines.
+
+pub mod driver;
+pub mod mutant;
+pub mod reference;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{Feature, Preload, Profile};
+
+/// A boxed future, so that [`Target`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a target is asked to do for one case. This is also the driver
+/// protocol's input line (JSON, bodies in base64).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub case: String,
+    pub profile: Profile,
+    pub steps: Vec<PlanStep>,
+    /// Forward proxy to use for every request: `http://127.0.0.1:PORT`.
+    pub proxy: String,
+    /// Address to connect to directly instead (curl's `--connect-to`): the
+    /// same listener; the logical host travels in SNI and `Host`.
+    pub connect_to: SocketAddr,
+    /// PEM file of the test CA the client must trust (and nothing else).
+    pub ca_file: PathBuf,
+    /// A fresh, empty folder for the client's state (HSTS files, cookies).
+    pub state_dir: PathBuf,
+    /// HSTS hosts to preload before the first step.
+    pub preload: Vec<Preload>,
+}
+
+/// One request of a plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanStep {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    #[serde(with = "crate::base64_bytes")]
+    pub body: Vec<u8>,
+    /// Send the body from a stream that cannot be replayed.
+    pub streamed: bool,
+    pub follow: bool,
+    pub delay_ms: u64,
+    pub insecure: bool,
+}
+
+/// What the client reported for one step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// Final status, when the client got a response it reports as final.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Final URL, with the fragment when the client exposes it.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default, with = "crate::base64_bytes")]
+    pub body: Vec<u8>,
+    /// The client reported an error instead of a response.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The whole answer of a target to one plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRun {
+    pub steps: Vec<StepResult>,
+    /// Features the target declares it lacks for this plan.
+    #[serde(default)]
+    pub unsupported: BTreeSet<Feature>,
+    /// What the target wrote to stderr meanwhile (drivers only).
+    #[serde(default)]
+    pub stderr: String,
+}
+
+/// Why a target gave no usable answer. Each of these is an `error` verdict,
+/// never the target's `fail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// The target did not answer within the case's time limit.
+    Timeout { after_ms: u64, stderr: String },
+    /// The target process could not be started.
+    Spawn { program: String, reason: String },
+    /// The target process exited or closed its output.
+    Crashed { status: String, stderr: String },
+    /// The target printed something that is not an answer.
+    Garbage { line: String, reason: String, stderr: String },
+    /// The target answered for a different number of steps than asked.
+    WrongStepCount { expected: usize, got: usize },
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::Timeout { after_ms, .. } => write!(f, "target did not answer within {after_ms} ms"),
+            TargetError::Spawn { program, reason } => write!(f, "could not start `{program}`: {reason}"),
+            TargetError::Crashed { status, .. } => write!(f, "target process ended: {status}"),
+            TargetError::Garbage { line, reason, .. } => write!(f, "target printed an unreadable answer ({reason}): {line:.200}"),
+            TargetError::WrongStepCount { expected, got } => write!(f, "target answered {got} steps, {expected} were asked"),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+impl TargetError {
+    /// The target's stderr, for the report.
+    pub fn stderr(&self) -> &str {
+        match self {
+            TargetError::Timeout { stderr, .. } | TargetError::Crashed { stderr, .. } | TargetError::Garbage { stderr, .. } => stderr,
+            _ => "",
+        }
+    }
+}
+
+/// An implementation under test.
+pub trait Target: Send + Sync {
+    /// Stable name: the report file name and the snapshot folder.
+    fn name(&self) -> &str;
+    /// Version string of the implementation, for the report.
+    fn version(&self) -> String;
+    /// Features the target lacks, known before any plan runs.
+    fn unsupported(&self) -> BTreeSet<Feature> {
+        BTreeSet::new()
+    }
+    /// Run every step of the plan in one client session.
+    fn run<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<TargetRun, TargetError>>;
+}
