@@ -60,7 +60,11 @@ impl Hop {
     /// `scheme://host[:port]path?query`, with the port only when not the default.
     pub fn url(&self) -> String {
         let default = if self.scheme == "https" { 443 } else { 80 };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         if self.port == default {
             format!("{}://{}{}", self.scheme, host, self.path_and_query)
         } else {
@@ -70,6 +74,9 @@ impl Hop {
 
     /// Values of a header, by case-insensitive name.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }

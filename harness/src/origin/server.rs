@@ -18,7 +18,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_hops: 64, body_cap: 4 << 20 }
+        Limits {
+            max_hops: 64,
+            body_cap: 4 << 20,
+        }
     }
 }
 
@@ -29,7 +32,12 @@ pub struct Origin {
 
 impl Origin {
     /// Bind `127.0.0.1:0` and serve the script until dropped.
-    pub async fn start(rules: Vec<OriginRule>, hosts: Vec<HostConfig>, ca: Arc<TestCa>, limits: Limits) -> std::io::Result<Origin> {
+    pub async fn start(
+        rules: Vec<OriginRule>,
+        hosts: Vec<HostConfig>,
+        ca: Arc<TestCa>,
+        limits: Limits,
+    ) -> std::io::Result<Origin> {
         let _ = (rules, hosts, ca, limits);
         todo!("origin server")
     }

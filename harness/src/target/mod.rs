@@ -99,7 +99,11 @@ pub enum TargetError {
     /// The target process exited or closed its output.
     Crashed { status: String, stderr: String },
     /// The target printed something that is not an answer.
-    Garbage { line: String, reason: String, stderr: String },
+    Garbage {
+        line: String,
+        reason: String,
+        stderr: String,
+    },
     /// The target answered for a different number of steps than asked.
     WrongStepCount { expected: usize, got: usize },
 }
@@ -110,8 +114,12 @@ impl std::fmt::Display for TargetError {
             TargetError::Timeout { after_ms, .. } => write!(f, "target did not answer within {after_ms} ms"),
             TargetError::Spawn { program, reason } => write!(f, "could not start `{program}`: {reason}"),
             TargetError::Crashed { status, .. } => write!(f, "target process ended: {status}"),
-            TargetError::Garbage { line, reason, .. } => write!(f, "target printed an unreadable answer ({reason}): {line:.200}"),
-            TargetError::WrongStepCount { expected, got } => write!(f, "target answered {got} steps, {expected} were asked"),
+            TargetError::Garbage { line, reason, .. } => {
+                write!(f, "target printed an unreadable answer ({reason}): {line:.200}")
+            }
+            TargetError::WrongStepCount { expected, got } => {
+                write!(f, "target answered {got} steps, {expected} were asked")
+            }
         }
     }
 }
@@ -122,7 +130,9 @@ impl TargetError {
     /// The target's stderr, for the report.
     pub fn stderr(&self) -> &str {
         match self {
-            TargetError::Timeout { stderr, .. } | TargetError::Crashed { stderr, .. } | TargetError::Garbage { stderr, .. } => stderr,
+            TargetError::Timeout { stderr, .. }
+            | TargetError::Crashed { stderr, .. }
+            | TargetError::Garbage { stderr, .. } => stderr,
             _ => "",
         }
     }

@@ -13,11 +13,17 @@ pub struct ReferenceAgent {
 
 impl ReferenceAgent {
     pub fn new() -> ReferenceAgent {
-        ReferenceAgent { mutant: None, name: "reference".to_owned() }
+        ReferenceAgent {
+            mutant: None,
+            name: "reference".to_owned(),
+        }
     }
 
     pub fn with_mutant(mutant: Mutant) -> ReferenceAgent {
-        ReferenceAgent { mutant: Some(mutant), name: format!("reference~{}", mutant.name()) }
+        ReferenceAgent {
+            mutant: Some(mutant),
+            name: format!("reference~{}", mutant.name()),
+        }
     }
 
     pub fn mutant(&self) -> Option<Mutant> {
