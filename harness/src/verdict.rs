@@ -1,1 +1,415 @@
-//! verdict
+//! Verdicts: judging what the origins saw and what the client reported
+//! against a case's graded outcomes. The one place a verdict is decided.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{Body, BodyExpect, Case, Catalogue, Feature, Grade, HopExpect, Level, Outcome, Profile, ResultExpect};
+use crate::origin::Hop;
+use crate::target::StepResult;
+
+/// Every outcome a case can have. Reports derive from this enum only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictKind {
+    /// The behaviour conforms.
+    Pass,
+    /// A MUST was broken.
+    Fail,
+    /// A SHOULD was missed.
+    Warn,
+    /// No rule decides; the behaviour is recorded.
+    Info,
+    /// The target declares it lacks a feature the case needs.
+    Unsupported,
+    /// The harness or the target broke (timeout, crash, unreadable output).
+    Error,
+}
+
+impl VerdictKind {
+    pub const ALL: [VerdictKind; 6] = [
+        VerdictKind::Pass,
+        VerdictKind::Fail,
+        VerdictKind::Warn,
+        VerdictKind::Info,
+        VerdictKind::Unsupported,
+        VerdictKind::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Pass => "pass",
+            VerdictKind::Fail => "fail",
+            VerdictKind::Warn => "warn",
+            VerdictKind::Info => "info",
+            VerdictKind::Unsupported => "unsupported",
+            VerdictKind::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Grade> for VerdictKind {
+    fn from(grade: Grade) -> Self {
+        match grade {
+            Grade::Pass => VerdictKind::Pass,
+            Grade::Fail => VerdictKind::Fail,
+            Grade::Warn => VerdictKind::Warn,
+            Grade::Info => VerdictKind::Info,
+        }
+    }
+}
+
+/// One expectation that did not hold: where, what, and which rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// The hop (1-based) the expectation is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop: Option<usize>,
+    /// The step (1-based) whose reported result it is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// `method`, `body`, `header.absent`, `status`, `url`, `hops`, ...
+    pub field: String,
+    pub expected: String,
+    pub seen: String,
+    /// Requirement id, and the section it comes from.
+    pub rule: String,
+    pub section: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.hop, self.step) {
+            (Some(hop), _) => write!(f, "hop {hop} ")?,
+            (None, Some(step)) => write!(f, "step {step} result ")?,
+            (None, None) => {}
+        }
+        write!(
+            f,
+            "{}: expected {}, saw {} ({}, {})",
+            self.field, self.expected, self.seen, self.rule, self.section
+        )
+    }
+}
+
+/// What a run of one case produced, as the verdict sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub hops: Vec<Hop>,
+    pub steps: Vec<StepResult>,
+    /// The origin's loop guard stopped answering.
+    pub hop_cap: Option<usize>,
+    /// Features the target declared it lacks.
+    pub unsupported: BTreeSet<Feature>,
+}
+
+/// The judgement of one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub kind: VerdictKind,
+    /// One line for people: the matched outcome, or the first broken expectation.
+    pub detail: String,
+    /// The name of the outcome that matched, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Every expectation that did not hold (of the first outcome when none matched).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Mismatch>,
+}
+
+impl Verdict {
+    /// A verdict of kind `error`: the harness or the target broke.
+    pub fn error(detail: impl Into<String>) -> Verdict {
+        Verdict { kind: VerdictKind::Error, detail: detail.into(), outcome: None, evidence: Vec::new() }
+    }
+
+    /// A verdict of kind `unsupported`.
+    pub fn unsupported(features: &BTreeSet<Feature>) -> Verdict {
+        let names: Vec<String> = features.iter().map(|f| feature_name(*f)).collect();
+        Verdict {
+            kind: VerdictKind::Unsupported,
+            detail: format!("target declares unsupported: {}", names.join(", ")),
+            outcome: None,
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// The feature's name as written in case files.
+pub fn feature_name(feature: Feature) -> String {
+    serde_json::to_value(feature).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The strongest level among the case's requirements (`must` first).
+pub fn case_level(case: &Case, catalogue: &Catalogue) -> Level {
+    case.file.requirements.iter().filter_map(|id| catalogue.get(id)).map(|r| r.level).min().unwrap_or(Level::Info)
+}
+
+/// Judge one observation of `case` under `profile`.
+pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observation) -> Verdict {
+    let lacking: BTreeSet<Feature> = case.file.needs.iter().copied().filter(|f| obs.unsupported.contains(f)).collect();
+    if !lacking.is_empty() {
+        return Verdict::unsupported(&lacking);
+    }
+    let judge = Judge { case, catalogue, obs };
+    let mut first_miss: Option<Vec<Mismatch>> = None;
+    for (i, outcome) in case.outcomes().enumerate() {
+        let misses = judge.check(outcome);
+        if misses.is_empty() {
+            let grade = outcome.grade.map(|g| g.for_profile(profile)).unwrap_or(Grade::Pass);
+            let name = outcome.name.clone().unwrap_or_else(|| "expected behaviour".to_owned());
+            return Verdict {
+                kind: grade.into(),
+                detail: if i == 0 { name.clone() } else { format!("outcome {}: {name}", i + 1) },
+                outcome: Some(name),
+                evidence: Vec::new(),
+            };
+        }
+        first_miss.get_or_insert(misses);
+    }
+    let mut evidence = first_miss.unwrap_or_default();
+    if let Some(cap) = obs.hop_cap {
+        let rule = case.file.requirements.first().cloned().unwrap_or_default();
+        evidence.insert(
+            0,
+            Mismatch {
+                hop: None,
+                step: None,
+                field: "hops".into(),
+                expected: "the client to stop following by itself".into(),
+                seen: format!("client followed more than {cap} redirects (the origin's loop guard stopped it)"),
+                section: judge.section(&rule),
+                rule,
+            },
+        );
+    }
+    let level = evidence
+        .iter()
+        .filter_map(|m| catalogue.get(&m.rule))
+        .map(|r| r.level)
+        .min()
+        .unwrap_or_else(|| case_level(case, catalogue));
+    let kind = match (level, profile) {
+        (Level::Must, _) | (Level::Fetch, Profile::Fetch) => VerdictKind::Fail,
+        (Level::Should, _) => VerdictKind::Warn,
+        _ => VerdictKind::Info,
+    };
+    let detail = evidence.first().map(ToString::to_string).unwrap_or_else(|| "no outcome matched".into());
+    Verdict { kind, detail, outcome: None, evidence }
+}
+
+struct Judge<'a> {
+    case: &'a Case,
+    catalogue: &'a Catalogue,
+    obs: &'a Observation,
+}
+
+impl Judge<'_> {
+    fn section(&self, rule: &str) -> String {
+        self.catalogue.get(rule).map(|r| r.source.clone()).unwrap_or_default()
+    }
+
+    fn miss(&self, hop: Option<usize>, step: Option<usize>, rule: &Option<String>, field: &str, expected: String, seen: String) -> Mismatch {
+        let rule = rule.clone().or_else(|| self.case.file.requirements.first().cloned()).unwrap_or_default();
+        Mismatch { hop, step, field: field.to_owned(), expected, seen, section: self.section(&rule), rule }
+    }
+
+    fn check(&self, outcome: &Outcome) -> Vec<Mismatch> {
+        let mut misses = Vec::new();
+        if let Some(count) = outcome.hops {
+            if self.obs.hops.len() != count {
+                let urls: Vec<String> = self.obs.hops.iter().map(|h| format!("{} {}", h.method, h.url())).collect();
+                misses.push(self.miss(
+                    None,
+                    None,
+                    &None,
+                    "hops",
+                    count.to_string(),
+                    format!("{} [{}]", self.obs.hops.len(), urls.join(", ")),
+                ));
+            }
+        }
+        for expect in &outcome.hop {
+            self.check_hop(expect, &mut misses);
+        }
+        for expect in &outcome.result {
+            self.check_result(expect, &mut misses);
+        }
+        misses
+    }
+
+    fn check_hop(&self, e: &HopExpect, misses: &mut Vec<Mismatch>) {
+        let at = Some(e.index);
+        let Some(hop) = e.index.checked_sub(1).and_then(|i| self.obs.hops.get(i)) else {
+            misses.push(self.miss(
+                at,
+                None,
+                &e.rule,
+                "hop",
+                format!("a hop {}", describe_hop_expect(e)),
+                format!("only {} hops", self.obs.hops.len()),
+            ));
+            return;
+        };
+        let mut field = |name: &str, expected: Option<String>, seen: String, same: bool| {
+            if let Some(expected) = expected {
+                if !same {
+                    misses.push(self.miss(at, None, &e.rule, name, expected, seen));
+                }
+            }
+        };
+        field("url", e.url.clone(), hop.url(), e.url.as_deref() == Some(hop.url().as_str()));
+        field("scheme", e.scheme.clone(), hop.scheme.clone(), e.scheme.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(&hop.scheme)));
+        field("host", e.host.clone(), hop.host.clone(), e.host.as_deref().is_none_or(|h| normalise_host(h) == hop.host));
+        field("port", e.port.map(|p| p.to_string()), hop.port.to_string(), e.port.is_none_or(|p| p == hop.port));
+        field("method", e.method.clone(), hop.method.clone(), e.method.as_deref().is_none_or(|m| m == hop.method));
+        field("target", e.target.clone(), hop.target.clone(), e.target.as_deref().is_none_or(|t| t == hop.target));
+        if let Some(body) = &e.body {
+            match self.expected_body(body) {
+                Ok(expected) if expected == hop.body && !hop.body_truncated => {}
+                Ok(expected) => {
+                    misses.push(self.miss(at, None, &e.rule, "body", describe_bytes(&expected), describe_body_seen(&expected, hop)))
+                }
+                Err(reason) => misses.push(self.miss(at, None, &e.rule, "body", reason, "-".into())),
+            }
+        }
+        for name in &e.header.present {
+            if hop.header_values(name).next().is_none() {
+                misses.push(self.miss(at, None, &e.rule, "header.present", format!("`{name}` present"), "absent".into()));
+            }
+        }
+        for name in &e.header.absent {
+            let values: Vec<&str> = hop.header_values(name).collect();
+            if !values.is_empty() {
+                misses.push(self.miss(
+                    at,
+                    None,
+                    &e.rule,
+                    "header.absent",
+                    format!("no `{name}`"),
+                    format!("`{name}: {}`", values.join("`, `")),
+                ));
+            }
+        }
+        for (name, value) in &e.header.equal {
+            let values: Vec<&str> = hop.header_values(name).collect();
+            if values != [value.as_str()] {
+                let seen = if values.is_empty() { "absent".into() } else { format!("`{name}: {}`", values.join("`, `")) };
+                misses.push(self.miss(at, None, &e.rule, "header.equal", format!("`{name}: {value}`"), seen));
+            }
+        }
+    }
+
+    fn check_result(&self, e: &ResultExpect, misses: &mut Vec<Mismatch>) {
+        let at = Some(e.step);
+        let Some(result) = e.step.checked_sub(1).and_then(|i| self.obs.steps.get(i)) else {
+            misses.push(self.miss(None, at, &e.rule, "result", "a result".into(), "none".into()));
+            return;
+        };
+        let seen_status = match (&result.error, result.status) {
+            (Some(err), _) => format!("error: {err}"),
+            (None, Some(s)) => s.to_string(),
+            (None, None) => "no status".into(),
+        };
+        if let Some(status) = e.status {
+            if result.error.is_some() || result.status != Some(status) {
+                misses.push(self.miss(None, at, &e.rule, "status", status.to_string(), seen_status.clone()));
+            }
+        }
+        if let Some(want_error) = e.error {
+            if want_error != result.error.is_some() {
+                let expected = if want_error { "an error" } else { "no error" };
+                misses.push(self.miss(None, at, &e.rule, "error", expected.into(), seen_status.clone()));
+            }
+        }
+        if let Some(url) = &e.url {
+            if result.url.as_deref() != Some(url.as_str()) {
+                let seen = result.url.clone().unwrap_or_else(|| seen_status.clone());
+                misses.push(self.miss(None, at, &e.rule, "url", url.clone(), seen));
+            }
+        }
+        if let Some(body) = &e.body {
+            match body.bytes() {
+                Ok(expected) if expected == result.body => {}
+                Ok(expected) => misses.push(self.miss(
+                    None,
+                    at,
+                    &e.rule,
+                    "body",
+                    describe_bytes(&expected),
+                    describe_bytes(&result.body),
+                )),
+                Err(err) => misses.push(self.miss(None, at, &e.rule, "body", format!("invalid base64: {err}"), "-".into())),
+            }
+        }
+    }
+
+    fn expected_body(&self, body: &BodyExpect) -> Result<Vec<u8>, String> {
+        let body: &Body = match body {
+            BodyExpect::Bytes(body) => body,
+            BodyExpect::SameAsStep { step } => {
+                match step.checked_sub(1).and_then(|i| self.case.file.steps.get(i)) {
+                    Some(s) => match &s.body {
+                        Some(body) => body,
+                        None => return Ok(Vec::new()),
+                    },
+                    None => return Err(format!("the body of step {step}, which does not exist")),
+                }
+            }
+        };
+        body.bytes().map_err(|e| format!("invalid base64: {e}"))
+    }
+}
+
+fn describe_hop_expect(e: &HopExpect) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = &e.method {
+        parts.push(m.clone());
+    }
+    if let Some(u) = &e.url {
+        parts.push(u.clone());
+    }
+    if parts.is_empty() {
+        format!("#{}", e.index)
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Lowercase, no trailing dot, no IPv6 brackets: how hops record hosts.
+pub fn normalise_host(host: &str) -> String {
+    host.trim_end_matches('.').trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
+}
+
+/// Bytes for people: short printable text quoted, else a length and a digest-like summary.
+pub fn describe_bytes(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "no body".into();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if bytes.len() <= 80 && !text.chars().any(char::is_control) => format!("{:?}", text),
+        _ => format!("{} bytes (fnv64 {:016x})", bytes.len(), fnv64(bytes)),
+    }
+}
+
+fn describe_body_seen(expected: &[u8], hop: &Hop) -> String {
+    let mut seen = describe_bytes(&hop.body);
+    if hop.body_truncated {
+        seen.push_str(", cut at the origin's body cap");
+    } else if let Some(at) = expected.iter().zip(&hop.body).position(|(a, b)| a != b) {
+        seen.push_str(&format!(", first difference at byte {at}"));
+    }
+    seen
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint for bodies and suite revisions.
+pub fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
