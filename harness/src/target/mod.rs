@@ -8,6 +8,7 @@
 pub mod driver;
 pub mod mutant;
 pub mod reference;
+pub mod spec;
 
 use std::collections::BTreeSet;
 use std::future::Future;
