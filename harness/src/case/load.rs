@@ -1,9 +1,17 @@
 //! Loading and validating case files. A bad file becomes a [`CaseFileError`]
 //! naming file, line, column and key; it never stops other files loading.
 
+// A CaseFileError is large, but it is the documented error of these calls and
+// only ever built for a bad file, never on a hot path.
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 
-use super::{Case, Catalogue};
+use toml::de::DeTable;
+
+use super::diagnostic::{self, Problem};
+use super::requirements::CATALOGUE_ID;
+use super::{validate, Case, CaseFile, Catalogue};
 
 /// A loaded suite: the catalogue, every valid case (sorted by id), and one
 /// error per invalid case file.
@@ -21,7 +29,8 @@ pub struct CaseFileError {
     /// The case id, or `requirements` for the catalogue.
     pub id: String,
     pub path: PathBuf,
-    /// 1-based line and column of the offending key or value.
+    /// 1-based line and column of the offending key or value; both 0 when
+    /// the file could not be read at all.
     pub line: usize,
     pub column: usize,
     /// Dotted path of the offending key, e.g. `step[0].headers`.
@@ -62,14 +71,269 @@ impl std::fmt::Display for SuiteError {
 
 impl std::error::Error for SuiteError {}
 
+/// The catalogue's file name inside a suites folder; every other `*.toml` is a case.
+pub const CATALOGUE_FILE: &str = "requirements.toml";
+
 /// Load `root/requirements.toml` and every `*.toml` below `root` (except the catalogue).
+///
+/// Cases are sorted by id. A bad case file becomes one entry in
+/// [`Suite::errors`] and never stops the others; only an unreadable folder
+/// or a bad catalogue fails the whole suite.
 pub fn load_suite(root: &Path) -> Result<Suite, SuiteError> {
-    let _ = root;
-    todo!("case loader")
+    let catalogue_path = root.join(CATALOGUE_FILE);
+    let catalogue_src = std::fs::read_to_string(&catalogue_path).map_err(|source| SuiteError::Io {
+        path: catalogue_path.clone(),
+        source,
+    })?;
+    let catalogue = Catalogue::parse(&catalogue_path, &catalogue_src).map_err(SuiteError::Catalogue)?;
+
+    let mut files = Vec::new();
+    find_case_files(root, &mut Vec::new(), &mut files)?;
+    files.sort();
+
+    let mut cases = Vec::new();
+    let mut errors = Vec::new();
+    for (id, path) in files {
+        match read_case(&id, &path, &catalogue) {
+            Ok(case) => cases.push(case),
+            Err(error) => errors.push(error),
+        }
+    }
+    Ok(Suite {
+        root: root.to_owned(),
+        catalogue,
+        cases,
+        errors,
+    })
 }
 
-/// Load one case by id (what `cargo test -- --exact ID` uses).
+/// Load one case by id (what `cargo test -- --exact ID` uses); reads no other case file.
 pub fn load_case(root: &Path, catalogue: &Catalogue, id: &str) -> Result<Case, CaseFileError> {
-    let _ = (root, catalogue, id);
-    todo!("case loader")
+    let mut path = root.to_owned();
+    let segments: Vec<&str> = id.split('/').collect();
+    let well_formed = segments
+        .iter()
+        .all(|s| !s.is_empty() && *s != "." && *s != ".." && !s.contains('\\'));
+    if !well_formed || id == CATALOGUE_ID {
+        return Err(diagnostic::file_error(
+            id,
+            &root.join(format!("{id}.toml")),
+            format!("`{id}` is not a case id (a path under the suites folder, `/`-separated, without `.toml`)"),
+        ));
+    }
+    for segment in &segments {
+        path.push(segment);
+    }
+    path.set_extension("toml");
+    read_case(id, &path, catalogue)
+}
+
+/// Parse and validate the text of case `id`, read from `path`.
+pub fn parse_case(id: &str, path: &Path, src: &str, catalogue: &Catalogue) -> Result<Case, CaseFileError> {
+    let fail = |problem: Problem| problem.into_error(id, path, src);
+    let doc = DeTable::parse(src).map_err(|e| fail(diagnostic::toml_problem(&e, None)))?;
+    let file: CaseFile = toml::from_str(src).map_err(|e| fail(diagnostic::toml_problem(&e, Some(&doc))))?;
+    let mut problems = validate::check(&file, &doc, catalogue);
+    problems.sort_by_key(|p| p.span.start);
+    if let Some(first) = problems.into_iter().next() {
+        return Err(fail(first));
+    }
+    Ok(Case {
+        id: id.to_owned(),
+        path: path.to_owned(),
+        file,
+    })
+}
+
+fn read_case(id: &str, path: &Path, catalogue: &Catalogue) -> Result<Case, CaseFileError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| diagnostic::file_error(id, path, format!("cannot read the case file: {e}")))?;
+    match std::str::from_utf8(&bytes) {
+        Ok(src) => parse_case(id, path, src, catalogue),
+        Err(e) => {
+            // Show the text up to the bad byte, so the caret lands on it.
+            let valid = String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned();
+            let problem = Problem {
+                span: valid.len()..valid.len(),
+                key: None,
+                message: "the file is not valid UTF-8".to_owned(),
+                help: Some("case files are UTF-8 text; write arbitrary bytes as `{ base64 = \"...\" }`".to_owned()),
+            };
+            Err(problem.into_error(id, path, &valid))
+        }
+    }
+}
+
+/// Collects `(id, path)` of every `*.toml` below `dir`, skipping the catalogue
+/// at the top and hidden entries. Symlinked folders are not followed.
+fn find_case_files(dir: &Path, prefix: &mut Vec<String>, out: &mut Vec<(String, PathBuf)>) -> Result<(), SuiteError> {
+    let io = |source| SuiteError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(io)?;
+        if file_type.is_dir() {
+            prefix.push(name);
+            find_case_files(&path, prefix, out)?;
+            prefix.pop();
+        } else if let Some(stem) = name.strip_suffix(".toml") {
+            if prefix.is_empty() && name == CATALOGUE_FILE {
+                continue;
+            }
+            let is_file = file_type.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file());
+            if is_file && !stem.is_empty() {
+                let mut id = prefix.join("/");
+                if !id.is_empty() {
+                    id.push('/');
+                }
+                id.push_str(stem);
+                out.push((id, path));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    const CATALOGUE: &str = r#"
+[[requirement]]
+id = "RED-307-METHOD"
+level = "must"
+source = "RFC 9110 §15.4.8"
+rule = "Method not changed when following 307."
+"#;
+
+    const GOOD: &str = r#"title = "307 keeps POST"
+requirements = ["RED-307-METHOD"]
+
+[[step]]
+method = "POST"
+url = "http://origin.test/start"
+body = "a=1"
+
+[[origin]]
+on = "http://origin.test/start"
+reply = { status = 307, headers = [["Location", "/now"]] }
+
+[[origin]]
+on = "http://origin.test/now"
+reply = { status = 200 }
+
+[[expect.hop]]
+index = 2
+method = "POST"
+"#;
+
+    fn suite_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join(CATALOGUE_FILE), CATALOGUE).expect("write catalogue");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs::write(path, text).expect("write case");
+        }
+        dir
+    }
+
+    fn catalogue() -> Catalogue {
+        Catalogue::parse(Path::new("requirements.toml"), CATALOGUE).expect("catalogue")
+    }
+
+    #[test]
+    fn misspelt_key_points_at_it_and_suggests_the_name() {
+        let src = GOOD.replace("body = \"a=1\"", "hedaers = []");
+        let err = parse_case("x", Path::new("x.toml"), &src, &catalogue()).expect_err("misspelt key");
+        assert_eq!((err.line, err.column), (7, 1));
+        assert_eq!(err.key.as_deref(), Some("step[0].hedaers"));
+        assert_eq!(err.message, "unknown key `hedaers`");
+        assert_eq!(err.help.as_deref(), Some("did you mean `headers`?"));
+    }
+
+    #[test]
+    fn suite_loads_good_cases_and_reports_bad_ones() {
+        let dir = suite_dir(&[
+            ("redirect/307/post-keeps-body.toml", GOOD),
+            ("redirect/broken.toml", "title = \"no steps\"\n"),
+            ("notes.txt", "not a case"),
+        ]);
+        let suite = load_suite(dir.path()).expect("suite");
+        let ids: Vec<&str> = suite.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["redirect/307/post-keeps-body"]);
+        assert_eq!(suite.errors.len(), 1);
+        let err = &suite.errors[0];
+        assert_eq!(err.id, "redirect/broken");
+        assert_eq!(err.path, dir.path().join("redirect/broken.toml"));
+        assert!(err.message.contains("missing key `"), "{}", err.message);
+        assert_eq!(suite.catalogue.requirements.len(), 1);
+    }
+
+    #[test]
+    fn cases_are_sorted_by_id() {
+        let dir = suite_dir(&[("b.toml", GOOD), ("a/z.toml", GOOD), ("a.toml", GOOD)]);
+        let suite = load_suite(dir.path()).expect("suite");
+        let ids: Vec<&str> = suite.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["a", "a/z", "b"]);
+        assert!(suite.errors.is_empty(), "{:?}", suite.errors);
+    }
+
+    #[test]
+    fn load_case_reads_only_the_named_file() {
+        let dir = suite_dir(&[("redirect/ok.toml", GOOD), ("redirect/bad.toml", "not toml at all")]);
+        let case = load_case(dir.path(), &catalogue(), "redirect/ok").expect("case");
+        assert_eq!(case.id, "redirect/ok");
+        assert_eq!(case.file.steps[0].method, "POST");
+        assert_eq!(case.outcomes().count(), 1);
+    }
+
+    #[rstest::rstest]
+    #[case::missing("redirect/none")]
+    #[case::parent("../secret")]
+    #[case::empty_segment("redirect//ok")]
+    #[case::catalogue("requirements")]
+    fn load_case_refuses_what_is_not_a_case(#[case] id: &str) {
+        let dir = suite_dir(&[("redirect/ok.toml", GOOD)]);
+        let err = load_case(dir.path(), &catalogue(), id).expect_err("not a case");
+        assert_eq!(err.id, id);
+        assert_eq!((err.line, err.column), (0, 0));
+        assert!(err.rendered.contains(&err.message), "{}", err.rendered);
+    }
+
+    #[test]
+    fn missing_catalogue_fails_the_suite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = load_suite(dir.path()).expect_err("no catalogue");
+        assert!(
+            matches!(err, SuiteError::Io { ref path, .. } if path.ends_with(CATALOGUE_FILE)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn non_utf8_file_is_located_at_the_bad_byte() {
+        let dir = suite_dir(&[]);
+        fs::write(dir.path().join("bin.toml"), b"title = \"a\"\nx = \"\xff\"\n").expect("write");
+        let suite = load_suite(dir.path()).expect("suite");
+        let err = &suite.errors[0];
+        assert_eq!((err.line, err.column), (2, 6));
+        assert_eq!(err.message, "the file is not valid UTF-8");
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let err = parse_case("x", Path::new("x.toml"), "title = \"a\"\nstep = \n", &catalogue()).expect_err("syntax");
+        assert_eq!(err.line, 2);
+        assert_eq!(err.key, None);
+    }
 }

@@ -1,11 +1,13 @@
 //! Case files: the data model, the requirements catalogue, and loading with
 //! validation. Owns everything between a TOML file on disk and a [`Case`].
 
+mod diagnostic;
 pub mod load;
 pub mod model;
 pub mod requirements;
+pub mod validate;
 
-pub use load::{load_case, load_suite, CaseFileError, Suite, SuiteError};
+pub use load::{load_case, load_suite, parse_case, CaseFileError, Suite, SuiteError};
 pub use model::*;
 pub use requirements::{Catalogue, Level, Requirement};
 

@@ -1,0 +1,312 @@
+//! Case-file problems for people: byte spans become line and column, key paths
+//! become `step[0].method`, and errors render as annotated source snippets.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use super::CaseFileError;
+
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for Segment {
+    fn from(key: &str) -> Self {
+        Segment::Key(key.to_owned())
+    }
+}
+
+impl From<usize> for Segment {
+    fn from(index: usize) -> Self {
+        Segment::Index(index)
+    }
+}
+
+/// A path to a key or value, displayed like `step[0].headers[1][0]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyPath(pub(crate) Vec<Segment>);
+
+impl KeyPath {
+    pub(crate) fn child(&self, segment: impl Into<Segment>) -> KeyPath {
+        let mut segments = self.0.clone();
+        segments.push(segment.into());
+        KeyPath(segments)
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, segment) in self.0.iter().enumerate() {
+            match segment {
+                Segment::Key(key) if i == 0 => f.write_str(key)?,
+                Segment::Key(key) => write!(f, ".{key}")?,
+                Segment::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`KeyPath`] from keys and indices: `key_path!["step", 0, "method"]`.
+macro_rules! key_path {
+    ($($segment:expr),* $(,)?) => {
+        $crate::case::diagnostic::KeyPath(vec![$($crate::case::diagnostic::Segment::from($segment)),*])
+    };
+}
+pub(crate) use key_path;
+
+/// A located problem, before it is tied to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub(crate) span: Range<usize>,
+    pub(crate) key: Option<String>,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
+}
+
+impl Problem {
+    /// The finished error for case `id` at `path`, whose text is `src`.
+    pub(crate) fn into_error(self, id: &str, path: &Path, src: &str) -> CaseFileError {
+        let span = clamp(src, self.span);
+        let (line, column) = line_column(src, span.start);
+        let rendered = render(path, Some(src), span, &self.message, self.help.as_deref());
+        CaseFileError {
+            id: id.to_owned(),
+            path: path.to_owned(),
+            line,
+            column,
+            key: self.key,
+            message: self.message,
+            help: self.help,
+            rendered,
+        }
+    }
+}
+
+/// An error about a file that has no usable text (unreadable, say); line and column are 0.
+pub(crate) fn file_error(id: &str, path: &Path, message: String) -> CaseFileError {
+    let rendered = render(path, None, 0..0, &message, None);
+    CaseFileError {
+        id: id.to_owned(),
+        path: path.to_owned(),
+        line: 0,
+        column: 0,
+        key: None,
+        message,
+        help: None,
+        rendered,
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `src`.
+pub(crate) fn line_column(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..floor_char_boundary(src, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// Renders an error the way compilers do: title, `--> path:line:column`, the
+/// source line with a caret under `span`, and the help line. No colour.
+pub(crate) fn render(path: &Path, src: Option<&str>, span: Range<usize>, message: &str, help: Option<&str>) -> String {
+    let shown_path = path.display().to_string();
+    let title = Level::ERROR.primary_title(message);
+    let mut group: Group<'_> = match src {
+        Some(src) => title.element(
+            Snippet::source(src)
+                .path(shown_path.as_str())
+                .annotation(AnnotationKind::Primary.span(span)),
+        ),
+        None => title.element(Origin::path(shown_path.as_str())),
+    };
+    if let Some(help) = help {
+        group = group.element(Level::HELP.message(help));
+    }
+    Renderer::plain().render(&[group])
+}
+
+/// Where `span` is in `doc`: the path of the deepest key or value whose span
+/// is exactly `span`, else of the deepest value that contains it.
+pub(crate) fn path_at(doc: &Spanned<DeTable<'_>>, span: &Range<usize>) -> KeyPath {
+    let mut best: Option<(bool, usize, KeyPath)> = None;
+    search_table(doc.get_ref(), span, &KeyPath::default(), &mut best);
+    best.map(|(_, _, path)| path).unwrap_or_default()
+}
+
+type Best = Option<(bool, usize, KeyPath)>;
+
+fn consider(best: &mut Best, exact: bool, path: &KeyPath) {
+    let depth = path.0.len();
+    let better = match best {
+        None => true,
+        Some((best_exact, best_depth, _)) => (exact, depth) > (*best_exact, *best_depth),
+    };
+    if better {
+        *best = Some((exact, depth, path.clone()));
+    }
+}
+
+fn search_table(table: &DeTable<'_>, span: &Range<usize>, at: &KeyPath, best: &mut Best) {
+    for (key, value) in table.iter() {
+        let path = at.child(key.get_ref().as_ref());
+        if key.span() == *span {
+            consider(best, true, &path);
+        }
+        search_value(value, span, &path, best);
+    }
+}
+
+fn search_value(value: &Spanned<DeValue<'_>>, span: &Range<usize>, at: &KeyPath, best: &mut Best) {
+    let own = value.span();
+    if own == *span {
+        consider(best, true, at);
+    } else if own.start <= span.start && span.end <= own.end {
+        consider(best, false, at);
+    }
+    match value.get_ref() {
+        DeValue::Table(table) => search_table(table, span, at, best),
+        DeValue::Array(array) => {
+            for (index, item) in array.iter().enumerate() {
+                search_value(item, span, &at.child(index), best);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A value in the document, or the document's root table.
+enum Node<'d, 'i> {
+    Root(&'d DeTable<'i>),
+    Value(&'d Spanned<DeValue<'i>>),
+}
+
+/// Follows `path` as far as the file states it: the deepest node reached and
+/// how many segments it took.
+fn lookup<'d, 'i>(doc: &'d Spanned<DeTable<'i>>, path: &[Segment]) -> (Node<'d, 'i>, usize) {
+    let mut node = Node::Root(doc.get_ref());
+    for (depth, segment) in path.iter().enumerate() {
+        let next = match (segment, &node) {
+            (Segment::Key(key), Node::Root(table)) => table.get(key.as_str()),
+            (Segment::Key(key), Node::Value(value)) => match value.get_ref() {
+                DeValue::Table(table) => table.get(key.as_str()),
+                _ => None,
+            },
+            (Segment::Index(index), Node::Value(value)) => match value.get_ref() {
+                DeValue::Array(array) => array.get(*index),
+                _ => None,
+            },
+            (Segment::Index(_), Node::Root(_)) => None,
+        };
+        match next {
+            Some(value) => node = Node::Value(value),
+            None => return (node, depth),
+        }
+    }
+    (node, path.len())
+}
+
+/// The span of the value at `path`, or of the deepest part of it that the
+/// file states (a defaulted key points at its table).
+pub(crate) fn span_of(doc: &Spanned<DeTable<'_>>, path: &KeyPath) -> Range<usize> {
+    match lookup(doc, &path.0).0 {
+        Node::Root(_) => 0..0,
+        Node::Value(value) => value.span(),
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub(crate) fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+fn clamp(src: &str, span: Range<usize>) -> Range<usize> {
+    let start = floor_char_boundary(src, span.start);
+    let end = floor_char_boundary(src, span.end.max(start));
+    start..end
+}
+
+fn floor_char_boundary(src: &str, offset: usize) -> usize {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// Turns a TOML syntax or serde error into a located problem. `doc` is the
+/// same text parsed as a spanned tree, when it is valid TOML.
+pub(crate) fn toml_problem(err: &toml::de::Error, doc: Option<&Spanned<DeTable<'_>>>) -> Problem {
+    let span = err.span().unwrap_or(0..0);
+    let path = doc.map(|doc| path_at(doc, &span)).unwrap_or_default();
+    let raw = err.message().trim_end();
+    let mut key = (!path.0.is_empty()).then(|| path.to_string());
+    let (message, help) = if let Some(rest) = raw.strip_prefix("unknown field ") {
+        unknown("key", rest)
+    } else if let Some(rest) = raw.strip_prefix("unknown variant ") {
+        unknown("value", rest)
+    } else if let Some(field) = raw.strip_prefix("missing field ").and_then(between_backticks) {
+        key = Some(path.child(field).to_string());
+        (format!("missing key `{field}`"), None)
+    } else if raw.starts_with("data did not match any variant of untagged enum ") {
+        untagged(raw)
+    } else {
+        (raw.to_owned(), None)
+    };
+    Problem {
+        span,
+        key,
+        message,
+        help,
+    }
+}
+
+/// "`x`, expected one of `a`, `b`" → ("unknown {what} `x`", "did you mean `a`?").
+fn unknown(what: &str, rest: &str) -> (String, Option<String>) {
+    let (word, expected) = rest.split_once(", ").unwrap_or((rest, ""));
+    let word = between_backticks(word).unwrap_or(word);
+    let names = all_between_backticks(expected);
+    let help = match closest(word, names.iter().copied()) {
+        Some(name) => Some(format!("did you mean `{name}`?")),
+        None if names.is_empty() => None,
+        None => Some(format!(
+            "expected one of {}",
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        )),
+    };
+    (format!("unknown {what} `{word}`"), help)
+}
+
+/// serde only says "did not match any variant"; say what the forms are.
+fn untagged(raw: &str) -> (String, Option<String>) {
+    let help = match raw.rsplit(' ').next().unwrap_or("") {
+        "Body" => "a body is a string, `{ base64 = \"...\" }` or `{ cycle = N }`",
+        "BodyExpect" => "a body is a string, `{ base64 = \"...\" }`, `{ cycle = N }` or `{ step = N }`",
+        "GradeSpec" => {
+            "a grade is `pass`, `fail`, `warn` or `info`, or one per profile: `{ rfc9110 = \"pass\", fetch = \"fail\" }`"
+        }
+        _ => return (raw.to_owned(), None),
+    };
+    ("invalid value".to_owned(), Some(help.to_owned()))
+}
+
+fn between_backticks(text: &str) -> Option<&str> {
+    all_between_backticks(text).into_iter().next()
+}
+
+fn all_between_backticks(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
