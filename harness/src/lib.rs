@@ -9,11 +9,22 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod case;
+pub mod mutation;
 pub mod origin;
 pub mod report;
 pub mod runner;
 pub mod target;
 pub mod verdict;
+
+/// A top-level project folder (`suites`, `targets`, `reports`): `./NAME`
+/// when it exists in the working directory, else the one beside this crate.
+pub fn project_dir(name: &str) -> std::path::PathBuf {
+    let here = std::path::Path::new(name);
+    if here.is_dir() {
+        return here.to_path_buf();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+}
 
 /// Serde helper: bytes as a standard base64 string.
 pub(crate) mod base64_bytes {

@@ -128,3 +128,15 @@ pub fn unexpected(results: &[ResultRecord], listed: &[String], all_cases_ran: bo
     }
     out
 }
+
+/// The suite's fingerprint: FNV-1a 64 over each case's id and file bytes, in id order.
+pub fn suite_revision(suite: &crate::case::Suite) -> String {
+    let mut all = Vec::new();
+    for case in &suite.cases {
+        all.extend_from_slice(case.id.as_bytes());
+        all.push(0);
+        all.extend_from_slice(&std::fs::read(&case.path).unwrap_or_default());
+        all.push(0);
+    }
+    format!("fnv64:{:016x}", crate::verdict::fnv64(&all))
+}
