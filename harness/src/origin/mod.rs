@@ -6,8 +6,11 @@ pub mod ca;
 mod script;
 mod server;
 
-pub use ca::TestCa;
+pub use ca::{MintError, TestCa};
 pub use server::{Limits, Origin};
+
+#[cfg(test)]
+mod test_client;
 
 use serde::{Deserialize, Serialize};
 
@@ -79,4 +82,15 @@ impl Hop {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// A host name as origins compare and record it: ASCII-lowercased, one
+/// trailing dot dropped, an IPv6 literal without its brackets.
+pub fn normalise_host(host: &str) -> String {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.to_ascii_lowercase()
 }
