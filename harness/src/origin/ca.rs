@@ -217,3 +217,59 @@ fn mint(
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::pem::PemObject;
+
+    use super::*;
+    use crate::origin::test_client::ca;
+
+    #[test]
+    fn leaves_are_minted_once_per_host_and_kind() {
+        let ca = ca();
+        let first = ca.server_config("cache.test", CertKind::Valid);
+        let again = ca.server_config("Cache.Test.", CertKind::Valid);
+        let expired = ca.server_config("cache.test", CertKind::Expired);
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the spelling is normalised before the cache"
+        );
+        assert!(!Arc::ptr_eq(&first, &expired));
+    }
+
+    #[test]
+    fn configs_offer_only_http_1_1() {
+        let ca = ca();
+        assert_eq!(
+            ca.server_config("alpn.test", CertKind::Valid).alpn_protocols,
+            [b"http/1.1".to_vec()]
+        );
+        assert_eq!(ca.client_config().alpn_protocols, [b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn a_host_no_certificate_can_name_gets_the_wrong_name_leaf() {
+        let ca = ca();
+        let err = ca
+            .try_server_config("caf\u{e9}.test", CertKind::Valid)
+            .expect_err("not IA5");
+        assert!(matches!(err, MintError::Certificate(_)), "{err}");
+        let fallback = ca.server_config("caf\u{e9}.test", CertKind::Valid);
+        let wrong = ca.server_config(WRONG_NAME, CertKind::WrongName);
+        // Both present a leaf for WRONG_NAME, minted separately.
+        assert!(!Arc::ptr_eq(&fallback, &wrong));
+        assert_eq!(fallback.alpn_protocols, wrong.alpn_protocols);
+    }
+
+    #[test]
+    fn the_pem_file_holds_the_der_certificate() {
+        let ca = ca();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ca.pem");
+        ca.write_pem(&path).expect("write");
+        let read = CertificateDer::from_pem_file(&path).expect("one PEM certificate");
+        assert_eq!(read, ca.cert_der());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), ca.cert_pem());
+    }
+}
