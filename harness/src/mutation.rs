@@ -63,12 +63,21 @@ pub async fn analyse(
         .iter()
         .map(|c| {
             let level = Some(crate::verdict::case_level(c, catalogue));
-            (c.id.clone(), CaseKills { level, ..CaseKills::default() })
+            (
+                c.id.clone(),
+                CaseKills {
+                    level,
+                    ..CaseKills::default()
+                },
+            )
         })
         .collect();
     for &profile in profiles.iter().filter(|_| options.with_reference) {
         let reference: Arc<dyn Target> = Arc::new(ReferenceAgent::new());
-        for result in runner.run_all(reference, cases, catalogue.clone(), profile, |_| on_progress()).await {
+        for result in runner
+            .run_all(reference, cases, catalogue.clone(), profile, |_| on_progress())
+            .await
+        {
             if result.verdict.kind != VerdictKind::Pass {
                 if let Some(entry) = table.get_mut(&result.id) {
                     entry.reference_problems.push((profile, result));
@@ -84,7 +93,10 @@ pub async fn analyse(
                 .cloned()
                 .collect();
             let target: Arc<dyn Target> = Arc::new(ReferenceAgent::with_mutant(mutant));
-            for result in runner.run_all(target, &pending, catalogue.clone(), profile, |_| on_progress()).await {
+            for result in runner
+                .run_all(target, &pending, catalogue.clone(), profile, |_| on_progress())
+                .await
+            {
                 if kills(result.verdict.kind) {
                     if let Some(entry) = table.get_mut(&result.id) {
                         entry.killed_by.entry(mutant).or_default().push(profile);

@@ -47,7 +47,14 @@ impl Report {
         for r in &results {
             *summary.entry(r.result.verdict.kind).or_default() += 1;
         }
-        Report { hopcheck: env!("CARGO_PKG_VERSION").to_owned(), suite, target, profile, summary, results }
+        Report {
+            hopcheck: env!("CARGO_PKG_VERSION").to_owned(),
+            suite,
+            target,
+            profile,
+            summary,
+            results,
+        }
     }
 
     /// Write as pretty JSON to `path` atomically (a temporary file in the
@@ -78,7 +85,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[non_exhaustive]
 pub enum Unexpected {
     /// Failed (or broke) and is not listed.
-    Failed { id: String, verdict: VerdictKind, detail: String },
+    Failed {
+        id: String,
+        verdict: VerdictKind,
+        detail: String,
+    },
     /// Listed as a known failure but passed.
     Passed { id: String, reason: String },
     /// Listed, but no such case was run.
@@ -90,7 +101,10 @@ impl std::fmt::Display for Unexpected {
         match self {
             Unexpected::Failed { id, verdict, detail } => write!(f, "{id}: {verdict}: {detail}"),
             Unexpected::Passed { id, reason } => {
-                write!(f, "{id}: passed, but the known-failures file lists it (\"{reason}\"); remove the entry")
+                write!(
+                    f,
+                    "{id}: passed, but the known-failures file lists it (\"{reason}\"); remove the entry"
+                )
             }
             Unexpected::Stale { id } => write!(f, "{id}: listed in the known-failures file, but no such case ran"),
         }
@@ -115,7 +129,10 @@ pub fn unexpected(results: &[ResultRecord], listed: &[String], all_cases_ran: bo
                 verdict: r.result.verdict.kind,
                 detail: r.result.verdict.detail.clone(),
             }),
-            (Some(reason), false) => out.push(Unexpected::Passed { id: r.result.id.clone(), reason: reason.clone() }),
+            (Some(reason), false) => out.push(Unexpected::Passed {
+                id: r.result.id.clone(),
+                reason: reason.clone(),
+            }),
             _ => {}
         }
     }

@@ -84,10 +84,19 @@ impl std::error::Error for RunnerError {}
 impl Runner {
     pub fn new(config: RunConfig) -> Result<Runner, RunnerError> {
         let ca = Arc::new(TestCa::new().map_err(RunnerError::Ca)?);
-        let scratch = tempfile::Builder::new().prefix("hopcheck-").tempdir().map_err(RunnerError::Io)?;
+        let scratch = tempfile::Builder::new()
+            .prefix("hopcheck-")
+            .tempdir()
+            .map_err(RunnerError::Io)?;
         let ca_file = scratch.path().join("test-ca.pem");
         ca.write_pem(&ca_file).map_err(RunnerError::Io)?;
-        Ok(Runner { ca, ca_file, scratch, next_state: AtomicU64::new(1), config })
+        Ok(Runner {
+            ca,
+            ca_file,
+            scratch,
+            next_state: AtomicU64::new(1),
+            config,
+        })
     }
 
     pub fn config(&self) -> &RunConfig {
@@ -95,7 +104,13 @@ impl Runner {
     }
 
     /// Run one case against `target` under `profile` and judge it.
-    pub async fn run_case(&self, target: &dyn Target, case: &Case, catalogue: &Catalogue, profile: Profile) -> CaseResult {
+    pub async fn run_case(
+        &self,
+        target: &dyn Target,
+        case: &Case,
+        catalogue: &Catalogue,
+        profile: Profile,
+    ) -> CaseResult {
         let started = Instant::now();
         let mut result = CaseResult {
             id: case.id.clone(),
@@ -108,7 +123,13 @@ impl Runner {
             duration_ms: 0,
         };
         let declared = target.unsupported();
-        let lacking: BTreeSet<_> = case.file.needs.iter().copied().filter(|f| declared.contains(f)).collect();
+        let lacking: BTreeSet<_> = case
+            .file
+            .needs
+            .iter()
+            .copied()
+            .filter(|f| declared.contains(f))
+            .collect();
         if !lacking.is_empty() {
             result.verdict = Verdict::unsupported(&lacking);
             return result;
@@ -139,11 +160,18 @@ impl Runner {
     ) -> Result<(Observation, String), (Verdict, Vec<Hop>, String)> {
         let harness_fault = |what: String| (Verdict::error(format!("harness: {what}")), Vec::new(), String::new());
         let steps = plan_steps(case).map_err(harness_fault)?;
-        let origin = Origin::start(case.file.origin.clone(), case.file.hosts.clone(), self.ca.clone(), self.config.limits)
-            .await
-            .map_err(|e| harness_fault(format!("origin could not start: {e}")))?;
-        let state_dir =
-            self.scratch.path().join(format!("state-{}", self.next_state.fetch_add(1, Ordering::Relaxed)));
+        let origin = Origin::start(
+            case.file.origin.clone(),
+            case.file.hosts.clone(),
+            self.ca.clone(),
+            self.config.limits,
+        )
+        .await
+        .map_err(|e| harness_fault(format!("origin could not start: {e}")))?;
+        let state_dir = self
+            .scratch
+            .path()
+            .join(format!("state-{}", self.next_state.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir_all(&state_dir).map_err(|e| harness_fault(format!("cannot make the state folder: {e}")))?;
         let plan = Plan {
             case: case.id.clone(),
@@ -167,17 +195,31 @@ impl Runner {
                 return Err((Verdict::error(err.to_string()), hops, stderr));
             }
             Err(_) => {
-                let err = TargetError::Timeout { after_ms: self.config.case_timeout.as_millis() as u64, stderr: String::new() };
+                let err = TargetError::Timeout {
+                    after_ms: self.config.case_timeout.as_millis() as u64,
+                    stderr: String::new(),
+                };
                 return Err((Verdict::error(err.to_string()), hops, String::new()));
             }
         };
         if run.steps.len() != plan.steps.len() {
-            let err = TargetError::WrongStepCount { expected: plan.steps.len(), got: run.steps.len() };
+            let err = TargetError::WrongStepCount {
+                expected: plan.steps.len(),
+                got: run.steps.len(),
+            };
             return Err((Verdict::error(err.to_string()), hops, run.stderr));
         }
         let mut unsupported = target.unsupported();
         unsupported.extend(run.unsupported.iter().copied());
-        Ok((Observation { hops, steps: run.steps, hop_cap, unsupported }, run.stderr))
+        Ok((
+            Observation {
+                hops,
+                steps: run.steps,
+                hop_cap,
+                unsupported,
+            },
+            run.stderr,
+        ))
     }
 
     /// Run many cases against one target, `parallelism` at a time, each on

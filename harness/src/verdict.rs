@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Body, BodyExpect, Case, Catalogue, Feature, Grade, HopExpect, Level, Outcome, Profile, ResultExpect};
+use crate::case::{
+    Body, BodyExpect, Case, Catalogue, Feature, Grade, HopExpect, Level, Outcome, Profile, ResultExpect,
+};
 use crate::origin::Hop;
 use crate::target::StepResult;
 
@@ -127,7 +129,12 @@ pub struct Verdict {
 impl Verdict {
     /// A verdict of kind `error`: the harness or the target broke.
     pub fn error(detail: impl Into<String>) -> Verdict {
-        Verdict { kind: VerdictKind::Error, detail: detail.into(), outcome: None, evidence: Vec::new() }
+        Verdict {
+            kind: VerdictKind::Error,
+            detail: detail.into(),
+            outcome: None,
+            evidence: Vec::new(),
+        }
     }
 
     /// A verdict of kind `unsupported`.
@@ -144,17 +151,32 @@ impl Verdict {
 
 /// The feature's name as written in case files.
 pub fn feature_name(feature: Feature) -> String {
-    serde_json::to_value(feature).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(feature)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The strongest level among the case's requirements (`must` first).
 pub fn case_level(case: &Case, catalogue: &Catalogue) -> Level {
-    case.file.requirements.iter().filter_map(|id| catalogue.get(id)).map(|r| r.level).min().unwrap_or(Level::Info)
+    case.file
+        .requirements
+        .iter()
+        .filter_map(|id| catalogue.get(id))
+        .map(|r| r.level)
+        .min()
+        .unwrap_or(Level::Info)
 }
 
 /// Judge one observation of `case` under `profile`.
 pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observation) -> Verdict {
-    let lacking: BTreeSet<Feature> = case.file.needs.iter().copied().filter(|f| obs.unsupported.contains(f)).collect();
+    let lacking: BTreeSet<Feature> = case
+        .file
+        .needs
+        .iter()
+        .copied()
+        .filter(|f| obs.unsupported.contains(f))
+        .collect();
     if !lacking.is_empty() {
         return Verdict::unsupported(&lacking);
     }
@@ -167,7 +189,11 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
             let name = outcome.name.clone().unwrap_or_else(|| "expected behaviour".to_owned());
             return Verdict {
                 kind: grade.into(),
-                detail: if i == 0 { name.clone() } else { format!("outcome {}: {name}", i + 1) },
+                detail: if i == 0 {
+                    name.clone()
+                } else {
+                    format!("outcome {}: {name}", i + 1)
+                },
                 outcome: Some(name),
                 evidence: Vec::new(),
             };
@@ -201,8 +227,16 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
         (Level::Should, _) => VerdictKind::Warn,
         _ => VerdictKind::Info,
     };
-    let detail = evidence.first().map(ToString::to_string).unwrap_or_else(|| "no outcome matched".into());
-    Verdict { kind, detail, outcome: None, evidence }
+    let detail = evidence
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "no outcome matched".into());
+    Verdict {
+        kind,
+        detail,
+        outcome: None,
+        evidence,
+    }
 }
 
 struct Judge<'a> {
@@ -216,16 +250,40 @@ impl Judge<'_> {
         self.catalogue.get(rule).map(|r| r.source.clone()).unwrap_or_default()
     }
 
-    fn miss(&self, hop: Option<usize>, step: Option<usize>, rule: &Option<String>, field: &str, expected: String, seen: String) -> Mismatch {
-        let rule = rule.clone().or_else(|| self.case.file.requirements.first().cloned()).unwrap_or_default();
-        Mismatch { hop, step, field: field.to_owned(), expected, seen, section: self.section(&rule), rule }
+    fn miss(
+        &self,
+        hop: Option<usize>,
+        step: Option<usize>,
+        rule: &Option<String>,
+        field: &str,
+        expected: String,
+        seen: String,
+    ) -> Mismatch {
+        let rule = rule
+            .clone()
+            .or_else(|| self.case.file.requirements.first().cloned())
+            .unwrap_or_default();
+        Mismatch {
+            hop,
+            step,
+            field: field.to_owned(),
+            expected,
+            seen,
+            section: self.section(&rule),
+            rule,
+        }
     }
 
     fn check(&self, outcome: &Outcome) -> Vec<Mismatch> {
         let mut misses = Vec::new();
         if let Some(count) = outcome.hops {
             if self.obs.hops.len() != count {
-                let urls: Vec<String> = self.obs.hops.iter().map(|h| format!("{} {}", h.method, h.url())).collect();
+                let urls: Vec<String> = self
+                    .obs
+                    .hops
+                    .iter()
+                    .map(|h| format!("{} {}", h.method, h.url()))
+                    .collect();
                 misses.push(self.miss(
                     None,
                     None,
@@ -265,24 +323,66 @@ impl Judge<'_> {
                 }
             }
         };
-        field("url", e.url.clone(), hop.url(), e.url.as_deref() == Some(hop.url().as_str()));
-        field("scheme", e.scheme.clone(), hop.scheme.clone(), e.scheme.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(&hop.scheme)));
-        field("host", e.host.clone(), hop.host.clone(), e.host.as_deref().is_none_or(|h| normalise_host(h) == hop.host));
-        field("port", e.port.map(|p| p.to_string()), hop.port.to_string(), e.port.is_none_or(|p| p == hop.port));
-        field("method", e.method.clone(), hop.method.clone(), e.method.as_deref().is_none_or(|m| m == hop.method));
-        field("target", e.target.clone(), hop.target.clone(), e.target.as_deref().is_none_or(|t| t == hop.target));
+        field(
+            "url",
+            e.url.clone(),
+            hop.url(),
+            e.url.as_deref() == Some(hop.url().as_str()),
+        );
+        field(
+            "scheme",
+            e.scheme.clone(),
+            hop.scheme.clone(),
+            e.scheme.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(&hop.scheme)),
+        );
+        field(
+            "host",
+            e.host.clone(),
+            hop.host.clone(),
+            e.host.as_deref().is_none_or(|h| normalise_host(h) == hop.host),
+        );
+        field(
+            "port",
+            e.port.map(|p| p.to_string()),
+            hop.port.to_string(),
+            e.port.is_none_or(|p| p == hop.port),
+        );
+        field(
+            "method",
+            e.method.clone(),
+            hop.method.clone(),
+            e.method.as_deref().is_none_or(|m| m == hop.method),
+        );
+        field(
+            "target",
+            e.target.clone(),
+            hop.target.clone(),
+            e.target.as_deref().is_none_or(|t| t == hop.target),
+        );
         if let Some(body) = &e.body {
             match self.expected_body(body) {
                 Ok(expected) if expected == hop.body && !hop.body_truncated => {}
-                Ok(expected) => {
-                    misses.push(self.miss(at, None, &e.rule, "body", describe_bytes(&expected), describe_body_seen(&expected, hop)))
-                }
+                Ok(expected) => misses.push(self.miss(
+                    at,
+                    None,
+                    &e.rule,
+                    "body",
+                    describe_bytes(&expected),
+                    describe_body_seen(&expected, hop),
+                )),
                 Err(reason) => misses.push(self.miss(at, None, &e.rule, "body", reason, "-".into())),
             }
         }
         for name in &e.header.present {
             if hop.header_values(name).next().is_none() {
-                misses.push(self.miss(at, None, &e.rule, "header.present", format!("`{name}` present"), "absent".into()));
+                misses.push(self.miss(
+                    at,
+                    None,
+                    &e.rule,
+                    "header.present",
+                    format!("`{name}` present"),
+                    "absent".into(),
+                ));
             }
         }
         for name in &e.header.absent {
@@ -301,7 +401,11 @@ impl Judge<'_> {
         for (name, value) in &e.header.equal {
             let values: Vec<&str> = hop.header_values(name).collect();
             if values != [value.as_str()] {
-                let seen = if values.is_empty() { "absent".into() } else { format!("`{name}: {}`", values.join("`, `")) };
+                let seen = if values.is_empty() {
+                    "absent".into()
+                } else {
+                    format!("`{name}: {}`", values.join("`, `"))
+                };
                 misses.push(self.miss(at, None, &e.rule, "header.equal", format!("`{name}: {value}`"), seen));
             }
         }
@@ -346,7 +450,9 @@ impl Judge<'_> {
                     describe_bytes(&expected),
                     describe_bytes(&result.body),
                 )),
-                Err(err) => misses.push(self.miss(None, at, &e.rule, "body", format!("invalid base64: {err}"), "-".into())),
+                Err(err) => {
+                    misses.push(self.miss(None, at, &e.rule, "body", format!("invalid base64: {err}"), "-".into()))
+                }
             }
         }
     }
@@ -354,15 +460,13 @@ impl Judge<'_> {
     fn expected_body(&self, body: &BodyExpect) -> Result<Vec<u8>, String> {
         let body: &Body = match body {
             BodyExpect::Bytes(body) => body,
-            BodyExpect::SameAsStep { step } => {
-                match step.checked_sub(1).and_then(|i| self.case.file.steps.get(i)) {
-                    Some(s) => match &s.body {
-                        Some(body) => body,
-                        None => return Ok(Vec::new()),
-                    },
-                    None => return Err(format!("the body of step {step}, which does not exist")),
-                }
-            }
+            BodyExpect::SameAsStep { step } => match step.checked_sub(1).and_then(|i| self.case.file.steps.get(i)) {
+                Some(s) => match &s.body {
+                    Some(body) => body,
+                    None => return Ok(Vec::new()),
+                },
+                None => return Err(format!("the body of step {step}, which does not exist")),
+            },
         };
         body.bytes().map_err(|e| format!("invalid base64: {e}"))
     }
@@ -385,7 +489,10 @@ fn describe_hop_expect(e: &HopExpect) -> String {
 
 /// Lowercase, no trailing dot, no IPv6 brackets: how hops record hosts.
 pub fn normalise_host(host: &str) -> String {
-    host.trim_end_matches('.').trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
+    host.trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
 }
 
 /// Bytes for people: short printable text quoted, else a length and a digest-like summary.
@@ -411,5 +518,7 @@ fn describe_body_seen(expected: &[u8], hop: &Hop) -> String {
 
 /// FNV-1a, 64 bits: a stable fingerprint for bodies and suite revisions.
 pub fn fnv64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -1,1 +1,183 @@
-fn main() {}
+//! `cargo test`'s conformance run: one trial per case, named by its id,
+//! against the reference user agent (or `HOPCHECK_TARGET`), plus the mutation
+//! check that every `must`/`should`/`fetch` case can fail.
+//!
+//! Settings: `HOPCHECK_TARGET` (default `reference`) and `HOPCHECK_PROFILE`
+//! (`rfc9110` or `fetch`; default both for the reference, `rfc9110` otherwise).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use hopcheck::case::{self, Case, Catalogue, Profile};
+use hopcheck::mutation;
+use hopcheck::report::is_failure;
+use hopcheck::runner::{RunConfig, Runner};
+use hopcheck::target::resolve::{resolve, Resolved};
+use hopcheck::verdict::VerdictKind;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// Each case's own trial checks the reference; this one needs one kill per case.
+const CHECK: mutation::Options = mutation::Options {
+    with_reference: false,
+    first_kill_only: true,
+};
+const MUTANTS_TRIAL: &str = "mutants/every-case-can-fail";
+
+fn project(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+}
+
+fn runner() -> &'static Arc<Runner> {
+    static RUNNER: OnceLock<Arc<Runner>> = OnceLock::new();
+    RUNNER.get_or_init(|| Arc::new(Runner::new(RunConfig::default()).expect("the test CA and scratch folder")))
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(future)
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let root = project("suites");
+    let target_name = std::env::var("HOPCHECK_TARGET").unwrap_or_else(|_| "reference".to_owned());
+    let profiles: Vec<Profile> = match std::env::var("HOPCHECK_PROFILE").as_deref() {
+        Ok("rfc9110") => vec![Profile::Rfc9110],
+        Ok("fetch") => vec![Profile::Fetch],
+        Ok(other) => {
+            eprintln!("HOPCHECK_PROFILE must be `rfc9110` or `fetch`, not `{other}`");
+            return ExitCode::from(2);
+        }
+        Err(_) if target_name == "reference" => Profile::ALL.to_vec(),
+        Err(_) => vec![Profile::Rfc9110],
+    };
+    let catalogue = match Catalogue::load(&root.join("requirements.toml")) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            return libtest_mimic::run(
+                &args,
+                vec![Trial::test("suite/catalogue", move || Err(e.rendered.into()))],
+            )
+            .exit_code()
+        }
+    };
+    let resolved = match resolve(&target_name, &project("targets")) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("HOPCHECK_TARGET={target_name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(reason) = &resolved.skip {
+        eprintln!("{reason}; its trials are ignored");
+    }
+
+    let (cases, errors) = discover(&args, &root, &catalogue);
+    let mut trials: Vec<Trial> = errors
+        .into_iter()
+        .map(|e| {
+            Trial::test(e.id.clone(), move || {
+                Err(format!("case file error:\n{}", e.rendered).into())
+            })
+        })
+        .collect();
+    for case in &cases {
+        let (case, catalogue, resolved, profiles) =
+            (case.clone(), catalogue.clone(), resolved.clone(), profiles.clone());
+        let ignored = resolved.skip.is_some();
+        trials.push(
+            Trial::test(case.id.clone(), move || {
+                run_case(&case, &catalogue, &resolved, &profiles)
+            })
+            .with_ignored_flag(ignored),
+        );
+    }
+    if target_name == "reference" {
+        let (cases, catalogue, profiles) = (Arc::new(cases), catalogue.clone(), profiles.clone());
+        trials.push(Trial::test(MUTANTS_TRIAL, move || {
+            every_case_can_fail(&cases, &catalogue, &profiles)
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// Load the cases; under `--exact ID` only that case file is read.
+fn discover(args: &Arguments, root: &Path, catalogue: &Catalogue) -> (Vec<Case>, Vec<case::CaseFileError>) {
+    if let (true, Some(id)) = (args.exact, args.filter.as_deref()) {
+        if root.join(format!("{id}.toml")).is_file() {
+            return match case::load_case(root, catalogue, id) {
+                Ok(case) => (vec![case], Vec::new()),
+                Err(e) => (Vec::new(), vec![e]),
+            };
+        }
+    }
+    match case::load_suite(root) {
+        Ok(suite) => (suite.cases, suite.errors),
+        Err(e) => {
+            eprintln!("cannot load {}: {e}", root.display());
+            (Vec::new(), Vec::new())
+        }
+    }
+}
+
+/// One case under each profile; fails on an outcome the target's known
+/// failures do not predict (for the reference: anything but `pass`).
+fn run_case(case: &Case, catalogue: &Catalogue, resolved: &Resolved, profiles: &[Profile]) -> Result<(), Failed> {
+    let mut problems = Vec::new();
+    for &profile in profiles {
+        let result = block_on(runner().run_case(&*resolved.target, case, catalogue, profile));
+        let verdict = &result.verdict;
+        let listed = resolved.known_failures.reason(&case.id, profile);
+        let strict = resolved.target.name() == "reference";
+        let unexpected = if strict {
+            verdict.kind != VerdictKind::Pass
+        } else {
+            is_failure(verdict.kind) != listed.is_some()
+        };
+        if unexpected {
+            let mut text = format!("[{}] {}: {}", profile.as_str(), verdict.kind, verdict.detail);
+            if let Some(reason) = listed {
+                text.push_str(&format!(
+                    "\n  listed as a known failure (\"{reason}\") but did not fail"
+                ));
+            }
+            for m in &verdict.evidence {
+                text.push_str(&format!("\n  - {m}"));
+            }
+            if !result.stderr.is_empty() {
+                text.push_str(&format!("\n  stderr: {}", result.stderr.trim_end()));
+            }
+            problems.push(text);
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
+/// Some mutant fails every case that a `must`, `should` or `fetch` rule
+/// governs (each case's own trial shows the reference passes it).
+fn every_case_can_fail(cases: &[Case], catalogue: &Arc<Catalogue>, profiles: &[Profile]) -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let table = runtime.block_on(mutation::analyse(runner(), cases, catalogue, profiles, CHECK, || {}));
+    let mut problems = Vec::new();
+    for (id, kills) in &table {
+        if kills.needs_a_kill() && kills.killed_by.is_empty() {
+            problems.push(format!("{id}: no mutant fails it"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} problems:\n{}", problems.len(), problems.join("\n")).into())
+    }
+}

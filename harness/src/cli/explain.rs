@@ -1,0 +1,101 @@
+//! `hopcheck explain <case>`: the case file, the rules it checks, and the
+//! transcript of one run (every hop, every step's result, the verdict).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use hopcheck::case::{self, Profile};
+use hopcheck::runner::{RunConfig, Runner};
+use hopcheck::target::resolve::resolve;
+use hopcheck::verdict::describe_bytes;
+
+use super::{runtime, SuiteArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// The case id, e.g. `redirect/method-body/307/post-text-http`.
+    case: String,
+    /// The target to run it against.
+    #[arg(long, default_value = "reference")]
+    target: String,
+    #[arg(long, value_enum, default_value_t = Profile::Rfc9110)]
+    profile: Profile,
+    #[command(flatten)]
+    suite: SuiteArgs,
+    #[arg(long, value_name = "DIR")]
+    targets: Option<PathBuf>,
+}
+
+pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
+    let root = args
+        .suite
+        .suites
+        .clone()
+        .unwrap_or_else(|| hopcheck::project_dir("suites"));
+    let catalogue = case::Catalogue::load(&root.join("requirements.toml")).map_err(|e| e.to_string())?;
+    let case = case::load_case(&root, &catalogue, &args.case).map_err(|e| e.to_string())?;
+    let targets_root = args.targets.clone().unwrap_or_else(|| hopcheck::project_dir("targets"));
+    let resolved = resolve(&args.target, &targets_root).map_err(|e| e.to_string())?;
+    if let Some(reason) = resolved.skip {
+        return Err(reason);
+    }
+
+    println!("case {} — {}", case.id, case.file.title);
+    println!("file {}", case.path.display());
+    for id in &case.file.requirements {
+        match catalogue.get(id) {
+            Some(r) => println!("  {id} [{:?}] {}: {}", r.level, r.source, r.rule),
+            None => println!("  {id} (not in the catalogue)"),
+        }
+    }
+    println!(
+        "\n{}",
+        std::fs::read_to_string(&case.path).unwrap_or_default().trim_end()
+    );
+
+    let runner = Runner::new(RunConfig::default()).map_err(|e| e.to_string())?;
+    let target = resolved.target;
+    let result = runtime()?.block_on(runner.run_case(&*target, &case, &catalogue, args.profile));
+    println!(
+        "\ntranscript against {} under {}:",
+        target.name(),
+        args.profile.as_str()
+    );
+    for hop in &result.hops {
+        println!(
+            "  hop {} [{:?}, connection {}{}] {} {} -> {}{}",
+            hop.index,
+            hop.arrival,
+            hop.connection,
+            hop.sni.as_deref().map(|s| format!(", SNI {s}")).unwrap_or_default(),
+            hop.method,
+            hop.url(),
+            hop.status,
+            if hop.unscripted { " (unscripted)" } else { "" }
+        );
+        println!("      request-target {}", hop.target);
+        for (name, value) in &hop.headers {
+            println!("      {name}: {value}");
+        }
+        println!("      body: {}", describe_bytes(&hop.body));
+    }
+    for (i, step) in result.steps.iter().enumerate() {
+        match &step.error {
+            Some(err) => println!("  step {}: error: {err}", i + 1),
+            None => println!(
+                "  step {}: {} {}",
+                i + 1,
+                step.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                step.url.as_deref().unwrap_or("-")
+            ),
+        }
+    }
+    if !result.stderr.is_empty() {
+        println!("  stderr:\n{}", result.stderr);
+    }
+    println!("\nverdict: {}: {}", result.verdict.kind, result.verdict.detail);
+    for m in &result.verdict.evidence {
+        println!("  - {m}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

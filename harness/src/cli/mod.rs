@@ -1,0 +1,95 @@
+//! Subcommands of the `hopcheck` binary. Only this module prints.
+
+mod explain;
+mod mutants;
+mod progress;
+mod run;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use hopcheck::case::{self, Profile, Suite};
+
+/// A conformance suite for how HTTP clients follow redirects and apply HSTS.
+#[derive(clap::Parser, Debug)]
+#[command(name = "hopcheck", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print every case id, one per line.
+    List {
+        #[arg(long, value_name = "DIR")]
+        suites: Option<PathBuf>,
+        /// Only ids containing one of these substrings.
+        filters: Vec<String>,
+    },
+    /// Run the suite against a target and write DIR/<target>.json.
+    Run(run::RunArgs),
+    /// Run every case against the reference and each mutant; show which mutants kill which case.
+    Mutants(mutants::MutantsArgs),
+    /// Print a case, its rules, and the transcript of one run.
+    Explain(explain::ExplainArgs),
+}
+
+/// Options shared by the commands that load a suite.
+#[derive(clap::Args, Debug, Clone)]
+struct SuiteArgs {
+    /// Folder of case files (default: ./suites, else the project's).
+    #[arg(long, value_name = "DIR")]
+    suites: Option<PathBuf>,
+}
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::List { suites, filters } => {
+            let suite = load(suites)?;
+            let mut out = std::io::stdout().lock();
+            for case in suite.cases.iter().filter(|c| matches(&c.id, &filters)) {
+                // A closed pipe (`hopcheck list | head`) ends the listing quietly.
+                if writeln!(out, "{}", case.id).is_err() {
+                    break;
+                }
+            }
+            for err in &suite.errors {
+                eprintln!("{err}");
+            }
+            Ok(if suite.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Run(args) => run::run(args),
+        Command::Mutants(args) => mutants::run(args),
+        Command::Explain(args) => explain::run(args),
+    }
+}
+
+fn load(dir: Option<PathBuf>) -> Result<Suite, String> {
+    let dir = dir.unwrap_or_else(|| hopcheck::project_dir("suites"));
+    case::load_suite(&dir).map_err(|e| e.to_string())
+}
+
+/// libtest-style filtering: no filters keeps everything; else any substring.
+fn matches(id: &str, filters: &[String]) -> bool {
+    filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()))
+}
+
+fn profiles(profile: Option<Profile>) -> Vec<Profile> {
+    match profile {
+        Some(p) => vec![p],
+        None => Profile::ALL.to_vec(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start tokio: {e}"))
+}

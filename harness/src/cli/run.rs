@@ -1,0 +1,152 @@
+//! `hopcheck run`: the suite against one target, written to `DIR/<target>.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hopcheck::case::{Level, Profile, Suite};
+use hopcheck::report::{self, Report, ResultRecord, TargetInfo};
+use hopcheck::runner::{CaseResult, RunConfig, Runner};
+use hopcheck::target::resolve::{resolve, Resolved};
+use hopcheck::verdict::Verdict;
+
+use super::{load, matches, progress, runtime, SuiteArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// `reference`, `reference~<Mutant>`, a target name from targets/, or a path to a target file.
+    #[arg(long, default_value = "reference")]
+    target: String,
+    /// Which spec family judges.
+    #[arg(long, value_enum, default_value_t = Profile::Rfc9110)]
+    profile: Profile,
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Folder for the report (default: ./reports, else the project's).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Folder of target definitions (default: ./targets, else the project's).
+    #[arg(long, value_name = "DIR")]
+    targets: Option<PathBuf>,
+    /// Time limit for one case, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    timeout_ms: u64,
+    /// Cases in flight at once (default: the number of cores).
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// Only cases whose id contains one of these substrings.
+    filters: Vec<String>,
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let suite = load(args.suite.suites.clone())?;
+    let targets_root = args.targets.clone().unwrap_or_else(|| hopcheck::project_dir("targets"));
+    let Resolved {
+        target,
+        known_failures,
+        skip,
+    } = resolve(&args.target, &targets_root).map_err(|e| e.to_string())?;
+    if let Some(reason) = skip {
+        return Err(reason);
+    }
+    let mut config = RunConfig {
+        profile: args.profile,
+        case_timeout: Duration::from_millis(args.timeout_ms),
+        ..RunConfig::default()
+    };
+    if let Some(jobs) = args.jobs {
+        config.parallelism = jobs.max(1);
+    }
+    let runner = Arc::new(Runner::new(config).map_err(|e| e.to_string())?);
+    let cases: Vec<_> = suite
+        .cases
+        .iter()
+        .filter(|c| matches(&c.id, &args.filters))
+        .cloned()
+        .collect();
+    let catalogue = Arc::new(suite.catalogue.clone());
+    let bar = progress::bar(cases.len(), target.name());
+    let results = runtime()?.block_on(runner.run_all(target.clone(), &cases, catalogue, args.profile, |r| {
+        bar.inc(1);
+        bar.set_message(r.id.clone());
+    }));
+    bar.finish_and_clear();
+
+    let mut records: Vec<ResultRecord> = results
+        .into_iter()
+        .map(|result| {
+            let known_failure = known_failures.reason(&result.id, args.profile).map(str::to_owned);
+            ResultRecord { result, known_failure }
+        })
+        .collect();
+    records.extend(case_file_errors(&suite, &args.filters));
+    records.sort_by(|a, b| a.result.id.cmp(&b.result.id));
+
+    let info = TargetInfo {
+        name: target.name().to_owned(),
+        version: target.version(),
+    };
+    let report = Report::new(report::suite_revision(&suite), info, args.profile, records);
+    let out_dir = args.out.clone().unwrap_or_else(|| hopcheck::project_dir("reports"));
+    let path = out_dir.join(format!("{}.json", target.name()));
+    report
+        .write_json(&path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+
+    let listed: Vec<String> = known_failures
+        .ids_for(args.profile)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let unexpected = report::unexpected(&report.results, &listed, args.filters.is_empty());
+    let counts: Vec<String> = report
+        .summary
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    eprintln!(
+        "{} ({}) under {}: {} cases: {}",
+        report.target.name,
+        report.target.version,
+        args.profile.as_str(),
+        report.results.len(),
+        counts.join(", ")
+    );
+    for u in &unexpected {
+        eprintln!("unexpected: {u}");
+    }
+    let expected_failures = report.results.iter().filter(|r| r.known_failure.is_some()).count();
+    if expected_failures > 0 {
+        eprintln!("{expected_failures} known failures (listed with reasons in the target's known-failures file)");
+    }
+    eprintln!("report: {}", path.display());
+    Ok(if unexpected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A report row of verdict `error` for each case file that did not load.
+fn case_file_errors(suite: &Suite, filters: &[String]) -> Vec<ResultRecord> {
+    suite
+        .errors
+        .iter()
+        .filter(|e| matches(&e.id, filters))
+        .map(|e| ResultRecord {
+            result: CaseResult {
+                id: e.id.clone(),
+                requirements: Vec::new(),
+                level: Level::Info,
+                verdict: Verdict::error(format!("case file: {}", e.rendered)),
+                hops: Vec::new(),
+                steps: Vec::new(),
+                stderr: String::new(),
+                duration_ms: 0,
+            },
+            known_failure: None,
+        })
+        .collect()
+}

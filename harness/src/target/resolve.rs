@@ -1,0 +1,87 @@
+//! Choosing a target by name: `reference`, `reference~<Mutant>`, a folder
+//! under `targets/`, or a path to a target file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::mutant::Mutant;
+use super::reference::ReferenceAgent;
+use super::spec::{KnownFailures, SpecError, TargetSpec};
+use super::Target;
+
+/// A target ready to run, with what is expected of it.
+pub struct Resolved {
+    pub target: Arc<dyn Target>,
+    /// The target's known failures (empty for the reference and mutants).
+    pub known_failures: KnownFailures,
+    /// Set when the target cannot run on this machine (a required program is
+    /// missing): the reason to show instead of running it.
+    pub skip: Option<String>,
+}
+
+/// Why a target name could not be resolved.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ResolveError {
+    UnknownMutant { name: String, known: Vec<String> },
+    Spec(SpecError),
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResolveError::UnknownMutant { name, known } => {
+                write!(f, "no mutant named `{name}`; known mutants: {}", known.join(", "))
+            }
+            ResolveError::Spec(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {}
+
+/// Resolve `name` against the targets folder `targets_root`.
+pub fn resolve(name: &str, targets_root: &Path) -> Result<Resolved, ResolveError> {
+    if name == "reference" {
+        return Ok(in_process(ReferenceAgent::new()));
+    }
+    if let Some(mutant) = name.strip_prefix("reference~") {
+        let found = Mutant::ALL.iter().find(|m| m.name() == mutant).copied();
+        return match found {
+            Some(m) => Ok(in_process(ReferenceAgent::with_mutant(m))),
+            None => Err(ResolveError::UnknownMutant {
+                name: mutant.to_owned(),
+                known: Mutant::ALL.iter().map(|m| m.name()).collect(),
+            }),
+        };
+    }
+    let path = Path::new(name);
+    let spec = if name.contains('/') || name.ends_with(".toml") || path.is_file() {
+        TargetSpec::load(path)
+    } else {
+        TargetSpec::find(name, targets_root)
+    }
+    .map_err(ResolveError::Spec)?;
+    let missing = spec.missing_requirements();
+    let skip = (!missing.is_empty()).then(|| {
+        format!(
+            "target `{}` skipped: not installed here: {}",
+            spec.name,
+            missing.join(", ")
+        )
+    });
+    let known_failures = spec.known_failures.clone();
+    Ok(Resolved {
+        target: Arc::new(super::driver::DriverTarget::new(spec)),
+        known_failures,
+        skip,
+    })
+}
+
+fn in_process(agent: ReferenceAgent) -> Resolved {
+    Resolved {
+        target: Arc::new(agent),
+        known_failures: KnownFailures::default(),
+        skip: None,
+    }
+}
