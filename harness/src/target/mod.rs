@@ -8,6 +8,7 @@
 pub mod driver;
 pub mod mutant;
 pub mod reference;
+pub mod resolve;
 pub mod spec;
 
 use std::collections::BTreeSet;
