@@ -3,22 +3,193 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One deliberately broken rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum Mutant {
-    /// 307 follow-up uses GET.
-    ChangeMethodOn307,
-    /// 307 follow-up drops the body.
-    DropBodyOn307,
+macro_rules! mutants {
+    ($( $(#[doc = $doc:literal])* $name:ident => $rule:literal, )*) => {
+        /// One deliberately broken rule.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub enum Mutant {
+            $( $(#[doc = $doc])* $name, )*
+        }
+
+        impl Mutant {
+            /// Every mutant, in a stable order.
+            pub const ALL: &'static [Mutant] = &[$( Mutant::$name, )*];
+
+            /// The rule this mutant breaks, with its section.
+            pub fn rule(self) -> &'static str {
+                match self {
+                    $( Mutant::$name => $rule, )*
+                }
+            }
+        }
+    };
+}
+
+mutants! {
+    // Method and body (RFC 9110 §15.4, Fetch HTTP-redirect fetch step 12).
+    /// A 307 follow-up is rewritten to GET without body.
+    ChangeMethodOn307 => "RFC 9110 §15.4.8: the method is not changed when following a 307",
+    /// A 307 follow-up keeps the method but sends no body.
+    DropBodyOn307 => "RFC 9110 §15.4.8: a 307 follow-up repeats the request with its body",
+    /// A 308 follow-up is rewritten to GET without body.
+    ChangeMethodOn308 => "RFC 9110 §15.4.9, RFC 7538 §3: the method is not changed when following a 308",
+    /// A 308 follow-up keeps the method but sends no body.
+    DropBodyOn308 => "RFC 9110 §15.4.9: a 308 follow-up repeats the request with its body",
+    /// A 303 after POST (or any non-GET/HEAD) repeats the method and body.
+    KeepMethodOn303 => "RFC 9110 §15.4.4: a 303 is followed by a retrieval (GET or HEAD) without body",
+    /// A 303 after HEAD becomes GET.
+    HeadToGetOn303 => "RFC 9110 §15.4.4, Fetch redirect step 12: HEAD stays HEAD after a 303",
+    /// A 301 after POST repeats POST and its body.
+    KeepPostOn301 => "RFC 9110 §15.4.2 note, Fetch redirect step 12: POST becomes GET after a 301",
+    /// A 302 after POST repeats POST and its body.
+    KeepPostOn302 => "RFC 9110 §15.4.3 note, Fetch redirect step 12: POST becomes GET after a 302",
+    /// A 301 after PUT becomes GET without body.
+    RewritePutOn301 => "RFC 9110 §15.4.2: only POST may be rewritten; other methods are kept on a 301",
+    /// A 302 after PUT becomes GET without body.
+    RewritePutOn302 => "RFC 9110 §15.4.3: only POST may be rewritten; other methods are kept on a 302",
+    /// A request rewritten to GET still carries the original body.
+    KeepBodyOnRewrite => "RFC 9110 §15.4 item 5, Fetch redirect step 12: a request rewritten to GET has no body",
+    /// A request rewritten to GET keeps Content-Type and the other content fields.
+    KeepContentHeadersOnRewrite => "RFC 9110 §15.4 item 5: after a change to GET, drop Content-Encoding, \
+        Content-Language, Content-Location, Content-Type, Content-Length, Digest, Last-Modified",
+    /// A streamed (non-replayable) body is sent again on a 307/308.
+    ReplayStreamedBody => "Fetch redirect step 11: a non-303 redirect of a null-source body is a network error",
+
+    // Target and Host (RFC 9110 §7.2, §10.2.2, §15.4; RFC 3986 §5).
+    /// Every hop after the first sends the first hop's Host.
+    StaleHost => "RFC 9110 §7.2, §15.4 item 2: Host is regenerated for the new target",
+    /// Each Location of a chain is resolved against the step's URL instead of the URL that produced it.
+    ResolveAgainstFirstUrl => "RFC 9110 §10.2.2, RFC 3986 §5.1.3: Location resolves against the URI that got the 3xx",
+    /// Relative references are glued to the base's directory without removing dot segments.
+    NaiveResolve => "RFC 3986 §5.2.2–5.2.4: references resolve by the algorithm, dot segments removed",
+    /// A Location without fragment loses the current fragment.
+    NoFragmentInheritance => "RFC 9110 §10.2.2: a Location without fragment inherits the original one",
+    /// A Location fragment does not replace the current fragment.
+    KeepsOldFragment => "RFC 9110 §10.2.2, RFC 3986 §5.2.2: the Location's fragment replaces the current one",
+    /// The fragment goes on the wire (percent-encoded, since hyper's URI type cannot carry `#`).
+    SendFragment => "RFC 9110 §7.1, RFC 9112 §3.2: the fragment is never sent in the request-target",
+
+    // Credentials (RFC 9110 §15.4 item 3, Fetch redirect step 13).
+    /// Authorization is kept across an origin change.
+    KeepAuthorizationCrossOrigin => "RFC 9110 §15.4 item 3, Fetch redirect step 13: Authorization is \
+        dropped when the redirect leaves the origin",
+    /// Cookie is kept across an origin change.
+    KeepCookieCrossOrigin => "RFC 9110 §15.4 item 3: Cookie is dropped when the redirect leaves the origin",
+    /// Proxy-Authorization is kept across an origin change.
+    KeepProxyAuthorizationCrossOrigin => "RFC 9110 §15.4 item 2: Proxy-Authorization is not carried to \
+        another origin",
+    /// Dropped credentials come back when the chain returns to the first origin (A→B→A).
+    ReaddCredentialsOnReturn => "RFC 9110 §15.4 item 3: once a chain left the origin, it cannot be \
+        trusted to bring credentials back",
+    /// Only the host is compared: a scheme or port change keeps the credentials.
+    HostOnlyOriginCheck => "Fetch redirect step 13, RFC 6454 §4: an origin is scheme, host and port",
+
+    // Which responses are followed (RFC 9110 §15.4, Fetch "redirect status").
+    /// A Location of another scheme ends the step as a success (the 3xx is reported as final).
+    FollowNonHttpSchemes => "Fetch redirect step 6: a non-HTTP(S) Location is a network error",
+    /// A 3xx without Location is taken as `Location: ` (the current URL) and re-requested.
+    FollowWithoutLocation => "RFC 9110 §15.4: a 3xx without Location is not followed",
+    /// 300, 305, 306 and unknown 3xx are followed when they carry a Location.
+    FollowUnknown3xx => "Fetch redirect status; RFC 9110 §15: only 301, 302, 303, 307, 308 are followed",
+    /// An unparseable Location or several Location fields end the step as a success.
+    FinalOnBadLocation => "RFC 9110 §10.2.2 note, Fetch location URL step 3: an invalid or duplicated \
+        Location is an error",
+    /// Redirects are followed without a limit (until the origin stops answering 3xx).
+    NoRedirectLimit => "RFC 9110 §15.4, Fetch redirect step 7: at most 20 redirects, loops detected",
+    /// The 6th redirect is already an error.
+    RedirectLimit5 => "Fetch redirect step 7: 20 redirects are followed",
+    /// The first of several Location fields is used.
+    FirstOfMultipleLocations => "RFC 9110 §10.2.2 note, Fetch extract header list values: several \
+        Location fields are an error",
+    /// `http:///x` is repaired (WHATWG style) under the rfc9110 profile.
+    AcceptEmptyHost => "RFC 9110 §4.2.1: an http URI with an empty host is rejected",
+    /// A Location with userinfo is followed under the rfc9110 profile.
+    AcceptUserinfo => "RFC 9110 §4.2.4: userinfo in an http URI is treated as an error",
+
+    // HSTS (RFC 6797).
+    /// An upgraded `http://h:80/` goes to `https://h:80/`.
+    HstsKeepsPort80 => "RFC 6797 §8.3 step 5: an explicit port 80 becomes 443",
+    /// An upgraded URL loses its explicit non-80 port.
+    HstsDropsExplicitPort => "RFC 6797 §8.3 step 5: another explicit port is preserved",
+    /// An upgraded URL without port gets an explicit `:443`.
+    HstsAddsPort443 => "RFC 6797 §8.3 step 5: no port is added when none was explicit",
+    /// STS over plain HTTP is noted.
+    HstsOverPlainHttp => "RFC 6797 §8.1: STS received over non-secure transport is ignored",
+    /// IP-literal hosts are noted and matched.
+    HstsNotesIp => "RFC 6797 §8.1.1, §8.3 step 3: IP-literal hosts are never Known HSTS Hosts",
+    /// includeSubDomains is ignored when noting.
+    HstsIgnoresIncludeSubDomains => "RFC 6797 §6.1.2, §8.2: includeSubDomains covers subdomains",
+    /// Every entry covers subdomains, with or without includeSubDomains.
+    HstsSubdomainsWithoutDirective => "RFC 6797 §6.1.2, §8.2: without includeSubDomains only the \
+        congruent host is covered",
+    /// A field with a repeated directive is accepted (the last one counts).
+    HstsAcceptsDuplicates => "RFC 6797 §6.1 item 2: a field with a repeated directive is invalid",
+    /// max-age=0 neither deletes nor notes anything: an existing entry stays.
+    HstsIgnoresMaxAgeZero => "RFC 6797 §6.1.1 note, §8.1: max-age=0 deletes the Known HSTS Host",
+    /// Redirect targets are not upgraded, only the step's URL.
+    HstsSkipsRedirectTargets => "RFC 6797 §8.3: every http URI of a Known HSTS Host is upgraded, \
+        redirect targets included",
+    /// The last of several STS fields is processed.
+    HstsLastHeaderWins => "RFC 6797 §8.1: only the first STS field is processed",
+    /// Directive names match only as spelled `max-age` and `includeSubDomains`.
+    HstsRequiresLowercase => "RFC 6797 §6.1 item 3: directive names are case-insensitive",
+    /// A quoted max-age value makes the field invalid.
+    HstsRejectsQuoted => "RFC 6797 §6.1, §6.2: max-age may be a quoted-string",
+    /// Entries never expire.
+    HstsNoExpiry => "RFC 6797 §8.1.1: an entry expires after max-age seconds",
+    /// STS is noted although certificate verification failed (verification switched off).
+    HstsNotesDespiteTlsError => "RFC 6797 §8.1: STS is noted only over a connection without TLS errors",
+    /// The step's insecure flag overrides the hard fail for a Known HSTS Host.
+    HstsSoftFail => "RFC 6797 §8.4, §12.1: any TLS error to a Known HSTS Host is fatal, without recourse",
+    /// An includeSubDomains entry matches any host ending in its name (`xh.test` matches `h.test`).
+    HstsSuffixMatch => "RFC 6797 §8.2: superdomain matching is label-wise",
+    /// A subdomain's STS also updates (or deletes) an includeSubDomains superdomain entry.
+    HstsSubdomainUpdatesParent => "RFC 6797 §8.1.1: a subdomain's STS never changes a superdomain's entry",
+    /// A response without STS forgets the host.
+    HstsForgetsWithoutHeader => "RFC 6797 §8.6: a response without STS does not un-note the host",
+    /// Known HSTS Hosts are never upgraded.
+    HstsNoUpgrade => "RFC 6797 §8.3: an http URI of a Known HSTS Host is loaded over https",
+    /// `localhost` is upgraded under the fetch profile.
+    HstsUpgradesLocalhostUnderFetch => "Fetch main fetch: HSTS never applies to localhost",
+    /// The preload list is ignored.
+    HstsNoPreload => "RFC 6797 §12.3: preloaded hosts are Known HSTS Hosts from the start",
 }
 
 impl Mutant {
-    /// Every mutant, in a stable order.
-    pub const ALL: &'static [Mutant] = &[Mutant::ChangeMethodOn307, Mutant::DropBodyOn307];
-
     /// The mutant's name, as printed (`KeepMethodOn303`).
     pub fn name(self) -> String {
         format!("{self:?}")
+    }
+
+    /// The mutant with this name.
+    pub fn from_name(name: &str) -> Option<Mutant> {
+        Mutant::ALL.iter().copied().find(|m| m.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mutant;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let mut names: Vec<String> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        for name in &names {
+            assert_eq!(
+                Mutant::from_name(name).map(Mutant::name).as_deref(),
+                Some(name.as_str())
+            );
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Mutant::ALL.len());
+    }
+
+    #[test]
+    fn every_rule_cites_a_section() {
+        for m in Mutant::ALL {
+            assert!(m.rule().contains('§') || m.rule().starts_with("Fetch"), "{m:?}");
+        }
     }
 }

@@ -1,33 +1,81 @@
 //! The reference user agent: a strict client on hyper that follows RFC 9110
 //! §15.4, RFC 3986 §5, RFC 6797 (and WHATWG Fetch under the fetch profile).
+//!
+//! Choices where the specs leave room, all on the strict side:
+//! - Only 301, 302, 303, 307 and 308 with exactly one Location are followed;
+//!   300, 304, 305, 306 and unknown 3xx are final under both profiles.
+//! - Several Location fields, or one that does not resolve, are an error.
+//! - Under rfc9110 a Location with userinfo or an empty host is an error;
+//!   under fetch userinfo is followed, kept in the reported URL and never sent.
+//! - Authorization, Cookie and Proxy-Authorization set by the caller are
+//!   dropped at the first origin change and never come back in that step.
+//! - A streamed body that would have to be sent again is an error.
 
+mod hsts;
+mod redirect;
+mod request_url;
+mod resolve;
+#[cfg(test)]
+mod tests;
+mod transport;
+
+use std::time::{Duration, Instant};
+
+pub use transport::Route;
+
+use self::hsts::{HstsStore, ParseQuirks};
+use self::redirect::{Chain, Next, Request};
+use self::request_url::{Leniency, RequestUrl, Scheme};
+use self::transport::{Transport, WireRequest, WireResponse};
 use super::mutant::Mutant;
-use super::{BoxFuture, Plan, Target, TargetError, TargetRun};
+use super::{BoxFuture, Plan, PlanStep, StepResult, Target, TargetError, TargetRun};
+use crate::case::Profile;
 
 /// The reference user agent, optionally with one rule broken.
 #[derive(Debug, Clone, Default)]
 pub struct ReferenceAgent {
     mutant: Option<Mutant>,
+    route: Route,
     name: String,
 }
 
 impl ReferenceAgent {
     pub fn new() -> ReferenceAgent {
-        ReferenceAgent {
-            mutant: None,
-            name: "reference".to_owned(),
-        }
+        ReferenceAgent::build(None, Route::Proxy)
     }
 
     pub fn with_mutant(mutant: Mutant) -> ReferenceAgent {
-        ReferenceAgent {
-            mutant: Some(mutant),
-            name: format!("reference~{}", mutant.name()),
+        ReferenceAgent::build(Some(mutant), Route::Proxy)
+    }
+
+    /// Names: `reference`, `reference~KeepMethodOn303`, `reference+connect-to`.
+    fn build(mutant: Option<Mutant>, route: Route) -> ReferenceAgent {
+        let mut name = "reference".to_owned();
+        if let Some(m) = mutant {
+            name = format!("{name}~{}", m.name());
         }
+        if route == Route::ConnectTo {
+            name.push_str("+connect-to");
+        }
+        ReferenceAgent { mutant, route, name }
+    }
+
+    /// Dial the plan's `connect_to` address instead of using the proxy.
+    pub fn via_connect_to(self) -> ReferenceAgent {
+        self.via(Route::ConnectTo)
+    }
+
+    /// Reach the origins this way.
+    pub fn via(self, route: Route) -> ReferenceAgent {
+        ReferenceAgent::build(self.mutant, route)
     }
 
     pub fn mutant(&self) -> Option<Mutant> {
         self.mutant
+    }
+
+    pub fn route(&self) -> Route {
+        self.route
     }
 }
 
@@ -41,7 +89,192 @@ impl Target for ReferenceAgent {
     }
 
     fn run<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<TargetRun, TargetError>> {
-        let _ = plan;
-        todo!("reference user agent")
+        Box::pin(async move {
+            let rules = Rules {
+                profile: plan.profile,
+                mutant: self.mutant,
+            };
+            Ok(run_plan(rules, self.route, plan).await)
+        })
+    }
+}
+
+/// The profile and the broken rule, if any: everything a decision depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rules {
+    pub profile: Profile,
+    pub mutant: Option<Mutant>,
+}
+
+impl Rules {
+    /// Whether this run breaks the rule `mutant` stands for.
+    pub fn breaks(self, mutant: Mutant) -> bool {
+        self.mutant == Some(mutant)
+    }
+}
+
+async fn run_plan(rules: Rules, route: Route, plan: &Plan) -> TargetRun {
+    let transport = match Transport::new(route, &plan.proxy, plan.connect_to, &plan.ca_file) {
+        Ok(t) => t,
+        Err(e) => {
+            let failed = StepResult {
+                error: Some(e.to_string()),
+                ..StepResult::default()
+            };
+            return TargetRun {
+                steps: vec![failed; plan.steps.len()],
+                ..TargetRun::default()
+            };
+        }
+    };
+    let mut session = Session {
+        rules,
+        transport,
+        hsts: HstsStore::new(),
+    };
+    if !rules.breaks(Mutant::HstsNoPreload) {
+        let now = Instant::now();
+        for entry in &plan.preload {
+            session.hsts.preload(&entry.host, entry.include_subdomains, now);
+        }
+    }
+    let mut steps = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        if step.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(step.delay_ms)).await;
+        }
+        steps.push(session.run_step(step).await);
+    }
+    TargetRun {
+        steps,
+        ..TargetRun::default()
+    }
+}
+
+/// One client session: the HSTS store lives as long as the plan.
+struct Session {
+    rules: Rules,
+    transport: Transport,
+    hsts: HstsStore,
+}
+
+/// Caller-set fields the agent always generates itself.
+const GENERATED_FIELDS: [&str; 3] = ["host", "content-length", "transfer-encoding"];
+
+impl Session {
+    async fn run_step(&mut self, step: &PlanStep) -> StepResult {
+        let rules = self.rules;
+        let url = match RequestUrl::parse(rules.profile, &step.url, Leniency::default()) {
+            Ok(url) => url,
+            Err(e) => return failure(format!("step URL: {e}")),
+        };
+        let mut request = Request {
+            method: step.method.clone(),
+            url,
+            headers: step
+                .headers
+                .iter()
+                .filter(|(n, _)| !GENERATED_FIELDS.iter().any(|g| n.eq_ignore_ascii_case(g)))
+                .cloned()
+                .collect(),
+            body: step.body.clone(),
+            streamed: step.streamed,
+        };
+        hsts::upgrade(&mut request.url, &mut self.hsts, Instant::now(), rules);
+        let mut chain = Chain::new(&request);
+        let first_host = request.url.host_header();
+        loop {
+            let host_header = if rules.breaks(Mutant::StaleHost) {
+                first_host.clone()
+            } else {
+                request.url.host_header()
+            };
+            let response = match self.send(&request, host_header, step.insecure).await {
+                Ok(r) => r,
+                Err(e) => return failure(e),
+            };
+            self.note_hsts(&request.url, &response);
+            if !step.follow {
+                return success(&request.url, response);
+            }
+            let locations = response.values("location");
+            match redirect::next(rules, &mut chain, &request, response.status, &locations) {
+                Ok(Next::Final) => return success(&request.url, response),
+                Ok(Next::Follow(mut next)) => {
+                    if !rules.breaks(Mutant::HstsSkipsRedirectTargets) {
+                        hsts::upgrade(&mut next.url, &mut self.hsts, Instant::now(), rules);
+                    }
+                    request = *next;
+                }
+                Err(e) => return failure(e.to_string()),
+            }
+        }
+    }
+
+    async fn send(&mut self, request: &Request, host_header: String, insecure: bool) -> Result<WireResponse, String> {
+        let rules = self.rules;
+        let url = &request.url;
+        // §8.4: no recourse for a Known HSTS Host, whatever the step says.
+        let known =
+            url.scheme == Scheme::Https && self.hsts.is_known(&url.host, url.host_is_ip(), Instant::now(), rules);
+        let insecure = insecure && (!known || rules.breaks(Mutant::HstsSoftFail));
+        let mut path_and_query = url.origin_form();
+        if let (true, Some(fragment)) = (rules.breaks(Mutant::SendFragment), &url.fragment) {
+            path_and_query.push_str("%23");
+            path_and_query.push_str(fragment);
+        }
+        let wire = WireRequest {
+            method: &request.method,
+            url,
+            path_and_query,
+            host_header,
+            headers: &request.headers,
+            body: &request.body,
+            streamed: request.streamed,
+            insecure,
+        };
+        self.transport.send(&wire).await.map_err(|e| e.to_string())
+    }
+
+    /// §8.1: note the first STS field of an error-free https response.
+    fn note_hsts(&mut self, url: &RequestUrl, response: &WireResponse) {
+        let rules = self.rules;
+        let secure = match response.verified {
+            Some(verified) => verified || rules.breaks(Mutant::HstsNotesDespiteTlsError),
+            None => rules.breaks(Mutant::HstsOverPlainHttp),
+        };
+        if !secure {
+            return;
+        }
+        let fields = response.values("strict-transport-security");
+        let field = if rules.breaks(Mutant::HstsLastHeaderWins) {
+            fields.last()
+        } else {
+            fields.first()
+        };
+        let now = Instant::now();
+        match field.map(|f| hsts::parse_sts(f, ParseQuirks::of(rules))) {
+            Some(Ok(policy)) => self.hsts.note(&url.host, url.host_is_ip(), policy, now, rules),
+            None if rules.breaks(Mutant::HstsForgetsWithoutHeader) => self.hsts.forget(&url.host),
+            // An invalid field is ignored (§6.1 item 4).
+            _ => {}
+        }
+    }
+}
+
+fn success(url: &RequestUrl, response: WireResponse) -> StepResult {
+    StepResult {
+        status: Some(response.status),
+        url: Some(url.to_string()),
+        headers: response.headers,
+        body: response.body,
+        error: None,
+    }
+}
+
+fn failure(reason: impl ToString) -> StepResult {
+    StepResult {
+        error: Some(reason.to_string()),
+        ..StepResult::default()
     }
 }

@@ -1,0 +1,568 @@
+//! HSTS for the reference agent: the Strict-Transport-Security parser
+//! (RFC 6797 §6.1) and the Known HSTS Host store (§8.1, §8.2, §8.3).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::request_url::{normalize_host, RequestUrl, Scheme};
+use super::Rules;
+use crate::case::Profile;
+use crate::target::mutant::Mutant;
+
+/// A valid STS field: what it asks the user agent to note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StsPolicy {
+    pub max_age: u64,
+    pub include_subdomains: bool,
+}
+
+/// Why an STS field is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StsError {
+    /// The field does not match the §6.1 grammar at this byte offset.
+    Syntax { at: usize },
+    /// A directive appears twice (§6.1 item 2).
+    Repeated { name: String },
+    /// No max-age directive (§6.1.1).
+    NoMaxAge,
+    /// max-age is not `1*DIGIT` (§6.1.1).
+    BadMaxAge { value: String },
+    /// includeSubDomains carries a value (§6.1.2: valueless).
+    ValuedIncludeSubDomains,
+}
+
+impl fmt::Display for StsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StsError::Syntax { at } => write!(f, "not an STS field (byte {at})"),
+            StsError::Repeated { name } => write!(f, "directive `{name}` appears twice"),
+            StsError::NoMaxAge => f.write_str("no max-age directive"),
+            StsError::BadMaxAge { value } => write!(f, "max-age `{value}` is not delta-seconds"),
+            StsError::ValuedIncludeSubDomains => f.write_str("includeSubDomains has a value"),
+        }
+    }
+}
+
+/// Parser deviations (mutants only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParseQuirks {
+    /// Names match only as spelled `max-age` and `includeSubDomains`.
+    pub case_sensitive: bool,
+    /// A quoted max-age is invalid.
+    pub reject_quoted: bool,
+    /// A repeated directive is accepted; the last one counts.
+    pub allow_repeats: bool,
+}
+
+impl ParseQuirks {
+    pub fn of(rules: Rules) -> ParseQuirks {
+        ParseQuirks {
+            case_sensitive: rules.breaks(Mutant::HstsRequiresLowercase),
+            reject_quoted: rules.breaks(Mutant::HstsRejectsQuoted),
+            allow_repeats: rules.breaks(Mutant::HstsAcceptsDuplicates),
+        }
+    }
+}
+
+/// Parse one STS field value by the RFC 6797 §6.1 grammar (implied LWS
+/// between elements, directives separated by `;`, empty directives allowed).
+pub fn parse_sts(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, StsError> {
+    let mut cursor = Cursor {
+        text: value.as_bytes(),
+        at: 0,
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut max_age = None;
+    let mut include_subdomains = false;
+    loop {
+        cursor.skip_ows();
+        if cursor.done() {
+            break;
+        }
+        if cursor.eat(b';') {
+            continue;
+        }
+        let name = cursor.token().ok_or(StsError::Syntax { at: cursor.at })?;
+        cursor.skip_ows();
+        let directive_value = if cursor.eat(b'=') {
+            cursor.skip_ows();
+            Some(cursor.value().ok_or(StsError::Syntax { at: cursor.at })?)
+        } else {
+            None
+        };
+        cursor.skip_ows();
+        if !cursor.done() && !cursor.eat(b';') {
+            return Err(StsError::Syntax { at: cursor.at });
+        }
+        let key = if quirks.case_sensitive {
+            name.to_owned()
+        } else {
+            name.to_ascii_lowercase()
+        };
+        if seen.contains(&key) && !quirks.allow_repeats {
+            return Err(StsError::Repeated { name: name.to_owned() });
+        }
+        seen.push(key.clone());
+        let (max_age_name, isd_name) = if quirks.case_sensitive {
+            ("max-age", "includeSubDomains")
+        } else {
+            ("max-age", "includesubdomains")
+        };
+        if key == max_age_name {
+            let Some((raw, quoted)) = directive_value else {
+                return Err(StsError::BadMaxAge { value: String::new() });
+            };
+            if quoted && quirks.reject_quoted {
+                return Err(StsError::BadMaxAge { value: raw });
+            }
+            max_age = Some(delta_seconds(&raw).ok_or(StsError::BadMaxAge { value: raw })?);
+        } else if key == isd_name {
+            if directive_value.is_some() {
+                return Err(StsError::ValuedIncludeSubDomains);
+            }
+            include_subdomains = true;
+        }
+    }
+    let max_age = max_age.ok_or(StsError::NoMaxAge)?;
+    Ok(StsPolicy {
+        max_age,
+        include_subdomains,
+    })
+}
+
+/// `1*DIGIT`; values too large for u64 saturate (they mean "very long").
+fn delta_seconds(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+struct Cursor<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn done(&self) -> bool {
+        self.at >= self.text.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_ows(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.at += 1;
+        }
+    }
+
+    /// `1*tchar` (RFC 9110 §5.6.2).
+    fn token(&mut self) -> Option<&'a str> {
+        let start = self.at;
+        while self.peek().is_some_and(is_tchar) {
+            self.at += 1;
+        }
+        let token = std::str::from_utf8(&self.text[start..self.at]).ok()?;
+        (!token.is_empty()).then_some(token)
+    }
+
+    /// `token / quoted-string`, unquoted; the flag says it was quoted.
+    fn value(&mut self) -> Option<(String, bool)> {
+        if !self.eat(b'"') {
+            return self.token().map(|t| (t.to_owned(), false));
+        }
+        let mut out = Vec::new();
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.at += 1;
+                    return Some((String::from_utf8_lossy(&out).into_owned(), true));
+                }
+                b'\\' => {
+                    self.at += 1;
+                    let escaped = self.peek()?;
+                    if !(escaped == b'\t' || escaped == b' ' || (0x21..=0x7e).contains(&escaped) || escaped >= 0x80) {
+                        return None;
+                    }
+                    out.push(escaped);
+                    self.at += 1;
+                }
+                b @ (b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff) => {
+                    out.push(b);
+                    self.at += 1;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// One Known HSTS Host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// `None`: does not expire within any time the process can represent.
+    expires: Option<Instant>,
+    include_subdomains: bool,
+}
+
+/// The Known HSTS Host store of one session, keyed by normalised host name.
+#[derive(Debug, Clone, Default)]
+pub struct HstsStore {
+    entries: BTreeMap<String, Entry>,
+}
+
+/// How long a preloaded entry lives: longer than any case.
+const PRELOAD_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+impl HstsStore {
+    pub fn new() -> HstsStore {
+        HstsStore::default()
+    }
+
+    /// Add a preloaded host.
+    pub fn preload(&mut self, host: &str, include_subdomains: bool, now: Instant) {
+        self.entries.insert(
+            normalize_host(host),
+            Entry {
+                expires: now.checked_add(PRELOAD_LIFETIME),
+                include_subdomains,
+            },
+        );
+    }
+
+    /// Note a valid policy received from `host` (§8.1): add, update, or delete
+    /// on max-age=0. Only the congruent entry changes (§8.1.1).
+    pub fn note(&mut self, host: &str, is_ip: bool, policy: StsPolicy, now: Instant, rules: Rules) {
+        if is_ip && !rules.breaks(Mutant::HstsNotesIp) {
+            return;
+        }
+        let host = normalize_host(host);
+        let include_subdomains = policy.include_subdomains && !rules.breaks(Mutant::HstsIgnoresIncludeSubDomains);
+        let mut names = vec![host.clone()];
+        if rules.breaks(Mutant::HstsSubdomainUpdatesParent) {
+            names.extend(
+                self.entries
+                    .iter()
+                    .filter(|(name, e)| e.include_subdomains && is_superdomain(&host, name))
+                    .map(|(name, _)| name.clone()),
+            );
+        }
+        for name in names {
+            if policy.max_age == 0 {
+                if !rules.breaks(Mutant::HstsIgnoresMaxAgeZero) {
+                    self.entries.remove(&name);
+                }
+                continue;
+            }
+            let expires = now.checked_add(Duration::from_secs(policy.max_age));
+            self.entries.insert(
+                name,
+                Entry {
+                    expires,
+                    include_subdomains,
+                },
+            );
+        }
+    }
+
+    /// Forget a host (only the `HstsForgetsWithoutHeader` mutant does this).
+    pub fn forget(&mut self, host: &str) {
+        self.entries.remove(&normalize_host(host));
+    }
+
+    /// Whether `host` is a Known HSTS Host at `now` (§8.2): a congruent
+    /// entry, or a superdomain entry with includeSubDomains, label-wise.
+    /// Expired entries are evicted on the way.
+    pub fn is_known(&mut self, host: &str, is_ip: bool, now: Instant, rules: Rules) -> bool {
+        if is_ip && !rules.breaks(Mutant::HstsNotesIp) {
+            return false;
+        }
+        if !rules.breaks(Mutant::HstsNoExpiry) {
+            self.entries.retain(|_, e| e.expires.is_none_or(|t| t > now));
+        }
+        let host = normalize_host(host);
+        self.entries.iter().any(|(name, entry)| {
+            let covers_subdomains = entry.include_subdomains || rules.breaks(Mutant::HstsSubdomainsWithoutDirective);
+            let below = if rules.breaks(Mutant::HstsSuffixMatch) {
+                host.len() > name.len() && host.ends_with(name.as_str())
+            } else {
+                is_superdomain(&host, name)
+            };
+            *name == host || (covers_subdomains && below)
+        })
+    }
+
+    /// Number of live-or-expired entries held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// `name` is a proper superdomain of `host`, label-wise.
+fn is_superdomain(host: &str, name: &str) -> bool {
+    host.len() > name.len() && host.ends_with(name) && host.as_bytes()[host.len() - name.len() - 1] == b'.'
+}
+
+/// §8.3: turn an http URL of a Known HSTS Host into https before it is
+/// loaded. Returns whether it did.
+pub fn upgrade(url: &mut RequestUrl, store: &mut HstsStore, now: Instant, rules: Rules) -> bool {
+    if url.scheme != Scheme::Http || rules.breaks(Mutant::HstsNoUpgrade) {
+        return false;
+    }
+    // Fetch's main fetch never applies HSTS to localhost.
+    if rules.profile == Profile::Fetch
+        && url.normalized_host() == "localhost"
+        && !rules.breaks(Mutant::HstsUpgradesLocalhostUnderFetch)
+    {
+        return false;
+    }
+    if !store.is_known(&url.host, url.host_is_ip(), now, rules) {
+        return false;
+    }
+    url.scheme = Scheme::Https;
+    url.port = match url.port {
+        Some(80) if rules.breaks(Mutant::HstsKeepsPort80) => Some(80),
+        Some(80) => Some(443),
+        Some(_) if rules.breaks(Mutant::HstsDropsExplicitPort) => None,
+        None if rules.breaks(Mutant::HstsAddsPort443) => Some(443),
+        other => other,
+    };
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::reference::request_url::Leniency;
+    use rstest::rstest;
+
+    fn ok(max_age: u64, include_subdomains: bool) -> Result<StsPolicy, ()> {
+        Ok(StsPolicy {
+            max_age,
+            include_subdomains,
+        })
+    }
+
+    #[rstest]
+    // §6.1.1: max-age is required, delta-seconds.
+    #[case::plain("max-age=60", ok(60, false))]
+    #[case::zero("max-age=0", ok(0, false))]
+    #[case::missing_max_age("includeSubDomains", Err(()))]
+    #[case::empty("", Err(()))]
+    #[case::max_age_without_value("max-age", Err(()))]
+    #[case::max_age_empty_value("max-age=", Err(()))]
+    #[case::negative("max-age=-1", Err(()))]
+    #[case::fraction("max-age=1.5", Err(()))]
+    #[case::letters("max-age=abc", Err(()))]
+    #[case::huge_saturates("max-age=99999999999999999999999", ok(u64::MAX, false))]
+    // §6.1 item 1: order is not significant.
+    #[case::order("includeSubDomains; max-age=60", ok(60, true))]
+    // §6.1 item 2: every directive at most once, whatever its case.
+    #[case::repeated_max_age("max-age=5; max-age=9", Err(()))]
+    #[case::repeated_other_case("max-age=5; MAX-AGE=5", Err(()))]
+    #[case::repeated_isd("max-age=5; includeSubDomains; includesubdomains", Err(()))]
+    #[case::repeated_unknown("max-age=5; preload; preload", Err(()))]
+    // §6.1 item 3: names are case-insensitive.
+    #[case::upper("MAX-AGE=60; INCLUDESUBDOMAINS", ok(60, true))]
+    // §6.1 item 4: a field not matching the grammar is ignored.
+    #[case::unterminated_quote("max-age=5;\"x", Err(()))]
+    #[case::comma_list("max-age=5, max-age=6", Err(()))]
+    #[case::space_in_value("max-age=5 6", Err(()))]
+    #[case::bad_name("max age=5", Err(()))]
+    // §6.1 item 5: unknown directives are ignored, with token or quoted values.
+    #[case::unknown("max-age=60; foo=\"b;r\"; preload", ok(60, false))]
+    #[case::unknown_token("max-age=60; foo=bar", ok(60, false))]
+    // §6.1 grammar: implied LWS and empty directives.
+    #[case::whitespace("  max-age = 60 ;  includeSubDomains  ", ok(60, true))]
+    #[case::empty_directives(";;max-age=60;;", ok(60, false))]
+    // §6.1.1 with §6.2: a quoted max-age is unquoted first.
+    #[case::quoted("max-age=\"60\"", ok(60, false))]
+    #[case::quoted_escape("max-age=\"6\\0\"", ok(60, false))]
+    #[case::quoted_non_digit("max-age=\"6 0\"", Err(()))]
+    // §6.1.2: includeSubDomains is valueless.
+    #[case::isd_with_value("max-age=60; includeSubDomains=1", Err(()))]
+    fn sts_fields(#[case] value: &str, #[case] expected: Result<StsPolicy, ()>) {
+        assert_eq!(parse_sts(value, ParseQuirks::default()).map_err(|_| ()), expected);
+    }
+
+    #[test]
+    fn quirks_change_what_parses() {
+        let case_sensitive = ParseQuirks {
+            case_sensitive: true,
+            ..ParseQuirks::default()
+        };
+        assert!(parse_sts("MAX-AGE=60", case_sensitive).is_err());
+        assert_eq!(
+            parse_sts("max-age=6; INCLUDESUBDOMAINS", case_sensitive).map(|p| p.include_subdomains),
+            Ok(false)
+        );
+        let reject_quoted = ParseQuirks {
+            reject_quoted: true,
+            ..ParseQuirks::default()
+        };
+        assert!(parse_sts("max-age=\"60\"", reject_quoted).is_err());
+        let repeats = ParseQuirks {
+            allow_repeats: true,
+            ..ParseQuirks::default()
+        };
+        assert_eq!(parse_sts("max-age=5; max-age=9", repeats).map(|p| p.max_age), Ok(9));
+    }
+
+    const STRICT: Rules = Rules {
+        profile: Profile::Rfc9110,
+        mutant: None,
+    };
+
+    fn policy(max_age: u64, include_subdomains: bool) -> StsPolicy {
+        StsPolicy {
+            max_age,
+            include_subdomains,
+        }
+    }
+
+    fn known(store: &mut HstsStore, host: &str, now: Instant) -> bool {
+        store.is_known(host, false, now, STRICT)
+    }
+
+    #[test]
+    fn matching_is_congruent_or_labelwise_superdomain() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.note("H.test.", false, policy(60, true), now, STRICT);
+        assert!(known(&mut store, "h.test", now));
+        assert!(known(&mut store, "H.TEST.", now));
+        assert!(known(&mut store, "a.b.h.test", now));
+        assert!(!known(&mut store, "xh.test", now));
+        assert!(!known(&mut store, "test", now));
+        store.note("other.test", false, policy(60, false), now, STRICT);
+        assert!(known(&mut store, "other.test", now));
+        assert!(!known(&mut store, "sub.other.test", now));
+    }
+
+    #[test]
+    fn later_header_updates_and_zero_deletes() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.note("h.test", false, policy(60, true), now, STRICT);
+        store.note("h.test", false, policy(60, false), now, STRICT);
+        assert!(!known(&mut store, "sub.h.test", now));
+        assert!(known(&mut store, "h.test", now));
+        store.note("h.test", false, policy(0, false), now, STRICT);
+        assert!(!known(&mut store, "h.test", now));
+        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn a_subdomain_never_changes_its_superdomain() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.note("h.test", false, policy(60, true), now, STRICT);
+        store.note("sub.h.test", false, policy(0, false), now, STRICT);
+        assert!(known(&mut store, "h.test", now));
+        assert!(known(&mut store, "other.h.test", now));
+        // The superdomain's includeSubDomains still covers the subdomain itself.
+        assert!(known(&mut store, "sub.h.test", now));
+    }
+
+    #[test]
+    fn entries_expire_after_max_age() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.note("h.test", false, policy(1, false), now, STRICT);
+        assert!(known(&mut store, "h.test", now + Duration::from_millis(999)));
+        assert!(!known(&mut store, "h.test", now + Duration::from_secs(1)));
+        assert_eq!(store.len(), 0, "the expired entry is evicted");
+    }
+
+    #[test]
+    fn ip_literals_are_never_noted() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.note("127.0.0.1", true, policy(60, false), now, STRICT);
+        assert_eq!(store.len(), 0);
+        assert!(!store.is_known("127.0.0.1", true, now, STRICT));
+    }
+
+    #[test]
+    fn preload_fills_the_store() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.preload("P.test", true, now);
+        assert!(known(
+            &mut store,
+            "sub.p.test",
+            now + Duration::from_secs(365 * 24 * 3600)
+        ));
+    }
+
+    #[rstest]
+    #[case::no_port("http://h.test/x?y#f", "https://h.test/x?y#f")]
+    #[case::port_80("http://h.test:80/", "https://h.test:443/")]
+    #[case::other_port("http://h.test:8080/", "https://h.test:8080/")]
+    #[case::unknown_host("http://other.test/", "http://other.test/")]
+    #[case::already_https("https://h.test:80/", "https://h.test:80/")]
+    fn upgrade_follows_section_8_3(#[case] before: &str, #[case] after: &str) {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.preload("h.test", false, now);
+        let mut url = RequestUrl::parse(Profile::Rfc9110, before, Leniency::default()).unwrap();
+        upgrade(&mut url, &mut store, now, STRICT);
+        assert_eq!(url.to_string(), after);
+    }
+
+    #[test]
+    fn fetch_never_upgrades_localhost() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.preload("localhost", false, now);
+        let fetch = Rules {
+            profile: Profile::Fetch,
+            mutant: None,
+        };
+        let mut url = RequestUrl::parse(Profile::Fetch, "http://localhost/", Leniency::default()).unwrap();
+        assert!(!upgrade(&mut url, &mut store, now, fetch));
+        assert!(upgrade(&mut url, &mut store, now, STRICT));
+    }
+
+    #[test]
+    fn mutants_break_matching() {
+        let now = Instant::now();
+        let suffix = Rules {
+            profile: Profile::Rfc9110,
+            mutant: Some(Mutant::HstsSuffixMatch),
+        };
+        let mut store = HstsStore::new();
+        store.note("h.test", false, policy(60, true), now, STRICT);
+        assert!(store.is_known("xh.test", false, now, suffix));
+        let parent = Rules {
+            profile: Profile::Rfc9110,
+            mutant: Some(Mutant::HstsSubdomainUpdatesParent),
+        };
+        store.note("sub.h.test", false, policy(0, false), now, parent);
+        assert!(!known(&mut store, "h.test", now));
+        let no_expiry = Rules {
+            profile: Profile::Rfc9110,
+            mutant: Some(Mutant::HstsNoExpiry),
+        };
+        store.note("e.test", false, policy(1, false), now, STRICT);
+        assert!(store.is_known("e.test", false, now + Duration::from_secs(5), no_expiry));
+    }
+}

@@ -1,0 +1,298 @@
+//! The http(s) URL a request is made for, parsed under the profile's URL
+//! rules: RFC 3986 + RFC 9110 §4.2 (rfc9110) or the WHATWG URL Standard (fetch).
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use iri_string::types::UriStr;
+
+use crate::case::Profile;
+
+/// `http` or `https`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// An absolute http(s) URL split into what a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestUrl {
+    pub scheme: Scheme,
+    /// Kept only to report the URL; never sent.
+    pub userinfo: Option<String>,
+    /// Lowercased; IPv6 literals keep their brackets.
+    pub host: String,
+    /// The port as written, when written.
+    pub port: Option<u16>,
+    /// Path as written (may be empty).
+    pub path: String,
+    pub query: Option<String>,
+    pub fragment: Option<String>,
+}
+
+/// Why a string is not a URL a request can be made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Not a URI (rfc9110) or not a URL (fetch) at all.
+    Unparseable { text: String },
+    /// A scheme other than http or https.
+    NotHttp { scheme: String },
+    /// No authority (`http:g`).
+    NoAuthority,
+    /// An authority with an empty host (`http:///x`, RFC 9110 §4.2.1).
+    EmptyHost,
+    /// Userinfo in an http(s) URI (RFC 9110 §4.2.4).
+    Userinfo,
+    /// A port that is not a number below 65536.
+    BadPort { port: String },
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlError::Unparseable { text } => write!(f, "not a valid URL: {text:.200}"),
+            UrlError::NotHttp { scheme } => write!(f, "scheme `{scheme}` is not http or https"),
+            UrlError::NoAuthority => f.write_str("URL has no authority"),
+            UrlError::EmptyHost => f.write_str("URL has an empty host"),
+            UrlError::Userinfo => f.write_str("URL carries userinfo"),
+            UrlError::BadPort { port } => write!(f, "invalid port `{port}`"),
+        }
+    }
+}
+
+/// What a URL parse tolerates beyond the profile's rules (mutants only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leniency {
+    pub userinfo: bool,
+    pub empty_host: bool,
+}
+
+impl RequestUrl {
+    /// Parse an absolute URL under the profile's rules.
+    pub fn parse(profile: Profile, text: &str, leniency: Leniency) -> Result<RequestUrl, UrlError> {
+        match profile {
+            Profile::Rfc9110 => match parse_rfc3986(text, leniency) {
+                // A repaired empty host is the WHATWG reading of the same string.
+                Err(UrlError::EmptyHost) if leniency.empty_host => parse_whatwg(text),
+                other => other,
+            },
+            Profile::Fetch => parse_whatwg(text),
+        }
+    }
+
+    /// The request-target in origin-form (RFC 9110 §4.2.3: an empty path is `/`).
+    pub fn origin_form(&self) -> String {
+        let path = if self.path.is_empty() { "/" } else { &self.path };
+        match &self.query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        }
+    }
+
+    /// The effective port.
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(self.scheme.default_port())
+    }
+
+    /// The `Host` field value: the authority without userinfo, and without
+    /// the port when it is the scheme's default.
+    pub fn host_header(&self) -> String {
+        match self.port {
+            Some(p) if p != self.scheme.default_port() => format!("{}:{p}", self.host),
+            _ => self.host.clone(),
+        }
+    }
+
+    /// The host for DNS names and certificates: no brackets, no trailing dot,
+    /// lowercase (RFC 6797 §8.2 and the origin's own normalisation).
+    pub fn normalized_host(&self) -> String {
+        normalize_host(&self.host)
+    }
+
+    /// The host is an IP literal (RFC 6797 §8.1.1: never a Known HSTS Host).
+    pub fn host_is_ip(&self) -> bool {
+        self.host.starts_with('[') || self.normalized_host().parse::<Ipv4Addr>().is_ok()
+    }
+
+    /// Scheme, host and port: what "same origin" compares.
+    pub fn origin(&self) -> (Scheme, String, u16) {
+        (self.scheme, self.normalized_host(), self.port_or_default())
+    }
+
+    /// The URL without its fragment (a base for resolution).
+    pub fn without_fragment(&self) -> String {
+        let mut copy = self.clone();
+        copy.fragment = None;
+        copy.to_string()
+    }
+}
+
+impl fmt::Display for RequestUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://", self.scheme.as_str())?;
+        if let Some(u) = &self.userinfo {
+            write!(f, "{u}@")?;
+        }
+        f.write_str(&self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        f.write_str(&self.path)?;
+        if let Some(q) = &self.query {
+            write!(f, "?{q}")?;
+        }
+        if let Some(frag) = &self.fragment {
+            write!(f, "#{frag}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Lowercase, strip brackets and one trailing dot.
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.to_ascii_lowercase()
+}
+
+fn scheme_of(name: &str) -> Result<Scheme, UrlError> {
+    if name.eq_ignore_ascii_case("http") {
+        Ok(Scheme::Http)
+    } else if name.eq_ignore_ascii_case("https") {
+        Ok(Scheme::Https)
+    } else {
+        Err(UrlError::NotHttp {
+            scheme: name.to_ascii_lowercase(),
+        })
+    }
+}
+
+fn parse_rfc3986(text: &str, leniency: Leniency) -> Result<RequestUrl, UrlError> {
+    let uri = UriStr::new(text).map_err(|_| UrlError::Unparseable { text: text.to_owned() })?;
+    let scheme = scheme_of(uri.scheme_str())?;
+    let authority = uri.authority_components().ok_or(UrlError::NoAuthority)?;
+    if authority.host().is_empty() {
+        return Err(UrlError::EmptyHost);
+    }
+    let userinfo = authority.userinfo().map(str::to_owned);
+    if userinfo.is_some() && !leniency.userinfo {
+        return Err(UrlError::Userinfo);
+    }
+    let port = match authority.port() {
+        None | Some("") => None,
+        Some(p) => Some(p.parse::<u16>().map_err(|_| UrlError::BadPort { port: p.to_owned() })?),
+    };
+    Ok(RequestUrl {
+        scheme,
+        userinfo,
+        host: authority.host().to_ascii_lowercase(),
+        port,
+        path: uri.path_str().to_owned(),
+        query: uri.query_str().map(str::to_owned),
+        fragment: uri.fragment_str().map(str::to_owned),
+    })
+}
+
+fn parse_whatwg(text: &str) -> Result<RequestUrl, UrlError> {
+    let url = url::Url::parse(text).map_err(|_| UrlError::Unparseable { text: text.to_owned() })?;
+    let scheme = scheme_of(url.scheme())?;
+    let host = url.host_str().ok_or(UrlError::EmptyHost)?;
+    let userinfo = match (url.username(), url.password()) {
+        ("", None) => None,
+        (user, None) => Some(user.to_owned()),
+        (user, Some(pass)) => Some(format!("{user}:{pass}")),
+    };
+    Ok(RequestUrl {
+        scheme,
+        userinfo,
+        host: host.to_owned(),
+        port: url.port(),
+        path: url.path().to_owned(),
+        query: url.query().map(str::to_owned),
+        fragment: url.fragment().map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::plain("http://a/b?q#f", "a", None, "/b?q", Some("f"))]
+    #[case::port("https://A.test:8443/", "a.test", Some(8443), "/", None)]
+    #[case::empty_path("http://a", "a", None, "/", None)]
+    #[case::empty_port("http://a:/x", "a", None, "/x", None)]
+    #[case::ipv6("http://[::1]:81/", "[::1]", Some(81), "/", None)]
+    fn parses_under_rfc9110(
+        #[case] text: &str,
+        #[case] host: &str,
+        #[case] port: Option<u16>,
+        #[case] target: &str,
+        #[case] fragment: Option<&str>,
+    ) {
+        let url = RequestUrl::parse(Profile::Rfc9110, text, Leniency::default()).unwrap();
+        assert_eq!(url.host, host);
+        assert_eq!(url.port, port);
+        assert_eq!(url.origin_form(), target);
+        assert_eq!(url.fragment.as_deref(), fragment);
+    }
+
+    #[rstest]
+    #[case::ftp("ftp://a/", UrlError::NotHttp { scheme: "ftp".into() })]
+    #[case::no_authority("http:g", UrlError::NoAuthority)]
+    #[case::empty_host("http:///x", UrlError::EmptyHost)]
+    #[case::userinfo("http://u:p@b/", UrlError::Userinfo)]
+    #[case::big_port("http://a:70000/", UrlError::BadPort { port: "70000".into() })]
+    fn rejects_under_rfc9110(#[case] text: &str, #[case] error: UrlError) {
+        assert_eq!(
+            RequestUrl::parse(Profile::Rfc9110, text, Leniency::default()),
+            Err(error)
+        );
+    }
+
+    #[test]
+    fn whatwg_repairs_the_empty_host_and_keeps_userinfo() {
+        let url = RequestUrl::parse(Profile::Fetch, "http:///x", Leniency::default()).unwrap();
+        assert_eq!(url.to_string(), "http://x/");
+        let url = RequestUrl::parse(Profile::Fetch, "http://u:p@b/", Leniency::default()).unwrap();
+        assert_eq!(url.userinfo.as_deref(), Some("u:p"));
+        assert_eq!(url.host_header(), "b");
+    }
+
+    #[test]
+    fn host_header_omits_only_the_default_port() {
+        let url = |t| RequestUrl::parse(Profile::Rfc9110, t, Leniency::default()).unwrap();
+        assert_eq!(url("http://h:80/").host_header(), "h");
+        assert_eq!(url("https://h:443/").host_header(), "h");
+        assert_eq!(url("https://h:80/").host_header(), "h:80");
+        assert_eq!(url("http://h:8080/x?y#f").host_header(), "h:8080");
+    }
+
+    #[test]
+    fn ip_literals_are_recognised() {
+        let url = |t| RequestUrl::parse(Profile::Rfc9110, t, Leniency::default()).unwrap();
+        assert!(url("http://127.0.0.1/").host_is_ip());
+        assert!(url("http://[::1]/").host_is_ip());
+        assert!(!url("http://h.test./").host_is_ip());
+        assert_eq!(url("http://H.Test./").normalized_host(), "h.test");
+    }
+}
