@@ -1,2 +1,675 @@
 //! Driver targets: a long-lived external process, one JSON plan per line in,
 //! one JSON [`super::TargetRun`] per line out; stderr kept for the report.
+//!
+//! A pool keeps at most N driver processes (N = available parallelism), each
+//! handling one plan at a time. A process that misbehaves in any way (ends,
+//! hangs, prints something that is not an answer, answers the wrong number of
+//! steps) is killed and discarded; the next plan starts a fresh one.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::os::unix::fs::FileExt as _;
+use std::process::Stdio;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::Semaphore;
+
+use super::spec::TargetSpec;
+use super::{BoxFuture, Plan, Target, TargetError, TargetRun};
+use crate::case::Feature;
+
+/// Longest answer line accepted (bodies travel base64 inside it).
+const MAX_LINE: usize = 256 << 20;
+/// Most stderr kept per plan: the end of it, where the error usually is.
+const MAX_STDERR: u64 = 64 << 10;
+/// Most of an unreadable line quoted in [`TargetError::Garbage`].
+const MAX_QUOTED: usize = 4 << 10;
+/// How long a driver that closed its stdout gets to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// A target played by external driver processes described by a [`TargetSpec`].
+pub struct DriverTarget {
+    spec: TargetSpec,
+    timeout: Duration,
+    slots: Semaphore,
+    idle: Mutex<Vec<Driver>>,
+    version: OnceLock<String>,
+}
+
+impl DriverTarget {
+    /// How long one plan may take unless [`DriverTarget::with_timeout`] says otherwise.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// A pool of at most `available_parallelism` processes running `spec.command`.
+    pub fn new(spec: TargetSpec) -> DriverTarget {
+        let processes = std::thread::available_parallelism().map_or(1, |n| n.get());
+        DriverTarget {
+            spec,
+            timeout: DriverTarget::DEFAULT_TIMEOUT,
+            slots: Semaphore::new(processes),
+            idle: Mutex::new(Vec::new()),
+            version: OnceLock::new(),
+        }
+    }
+
+    /// Give up on a plan (and kill its process) after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> DriverTarget {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Run at most `processes` (at least 1) driver processes at once.
+    pub fn with_max_processes(mut self, processes: usize) -> DriverTarget {
+        self.slots = Semaphore::new(processes.max(1));
+        self
+    }
+
+    pub fn spec(&self) -> &TargetSpec {
+        &self.spec
+    }
+
+    fn command_line(&self) -> String {
+        self.spec.command.join(" ")
+    }
+
+    /// An idle process that is still alive, or a fresh one.
+    fn driver(&self) -> Result<Driver, TargetError> {
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+            let Some(mut driver) = idle else {
+                return self.spawn();
+            };
+            // A dead (or unknowable) one is dropped, which reaps it.
+            if matches!(driver.child.try_wait(), Ok(None)) {
+                return Ok(driver);
+            }
+        }
+    }
+
+    fn spawn(&self) -> Result<Driver, TargetError> {
+        let spawn_error = |reason: String| TargetError::Spawn {
+            program: self.command_line(),
+            reason,
+        };
+        let program = self
+            .spec
+            .program()
+            .ok_or_else(|| spawn_error("the command is empty".to_owned()))?;
+        let (stderr, stderr_stdio) = StderrLog::new().map_err(|e| spawn_error(format!("no file for stderr: {e}")))?;
+        let mut child = Command::new(program)
+            .args(&self.spec.command[1..])
+            .current_dir(&self.spec.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr_stdio)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| spawn_error(e.to_string()))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(spawn_error("no pipes to the process".to_owned()));
+        };
+        Ok(Driver {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+            stderr,
+        })
+    }
+
+    fn give_back(&self, driver: Driver) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(driver);
+    }
+
+    async fn run_plan(&self, plan: &Plan) -> Result<TargetRun, TargetError> {
+        let mut line = serde_json::to_vec(plan).map_err(|e| TargetError::Spawn {
+            program: self.command_line(),
+            reason: format!("cannot encode the plan: {e}"),
+        })?;
+        line.push(b'\n');
+        // The semaphore is never closed; a permit bounds the live processes.
+        let _slot = self.slots.acquire().await.ok();
+        // From here on, dropping this future drops `driver`, which kills it.
+        let mut driver = self.driver()?;
+        let answer = match tokio::time::timeout(self.timeout, driver.exchange(&line)).await {
+            Err(_elapsed) => {
+                return Err(TargetError::Timeout {
+                    after_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                    stderr: driver.stderr.take(),
+                })
+            }
+            Ok(Exchange::Ended(how)) => {
+                let status = driver.exit_status(how).await;
+                return Err(TargetError::Crashed {
+                    status,
+                    stderr: driver.stderr.take(),
+                });
+            }
+            Ok(Exchange::TooLong) => {
+                return Err(TargetError::Garbage {
+                    line: String::new(),
+                    reason: format!("answer line longer than {MAX_LINE} bytes"),
+                    stderr: driver.stderr.take(),
+                })
+            }
+            Ok(Exchange::Answer(answer)) => answer,
+        };
+        let stderr = driver.stderr.take();
+        let mut run = match parse_answer(&answer) {
+            Ok(run) => run,
+            Err(reason) => {
+                return Err(TargetError::Garbage {
+                    line: quote(&answer),
+                    reason,
+                    stderr,
+                })
+            }
+        };
+        if run.steps.len() != plan.steps.len() {
+            return Err(TargetError::WrongStepCount {
+                expected: plan.steps.len(),
+                got: run.steps.len(),
+            });
+        }
+        self.give_back(driver);
+        run.unsupported.extend(self.spec.unsupported.iter().copied());
+        run.stderr = stderr;
+        Ok(run)
+    }
+}
+
+impl Target for DriverTarget {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The first line `version_command` prints, run once; "unknown" and why otherwise.
+    fn version(&self) -> String {
+        self.version.get_or_init(|| client_version(&self.spec)).clone()
+    }
+
+    fn unsupported(&self) -> BTreeSet<Feature> {
+        self.spec.unsupported.clone()
+    }
+
+    fn run<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<TargetRun, TargetError>> {
+        Box::pin(self.run_plan(plan))
+    }
+}
+
+/// One driver process and its pipes.
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    stderr: StderrLog,
+}
+
+/// How one request/answer exchange with a driver went.
+enum Exchange {
+    Answer(Vec<u8>),
+    TooLong,
+    /// The driver stopped reading or writing: how it showed.
+    Ended(&'static str),
+}
+
+impl Driver {
+    /// Write the plan line and read one line back.
+    async fn exchange(&mut self, line: &[u8]) -> Exchange {
+        if self.stdin.write_all(line).await.is_err() || self.stdin.flush().await.is_err() {
+            return Exchange::Ended("stopped reading its input");
+        }
+        let mut answer = Vec::new();
+        loop {
+            let buf = match self.stdout.fill_buf().await {
+                Ok(buf) => buf,
+                Err(_) => return Exchange::Ended("its output broke"),
+            };
+            if buf.is_empty() {
+                return Exchange::Ended("closed its output");
+            }
+            if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+                answer.extend_from_slice(&buf[..end]);
+                self.stdout.consume(end + 1);
+                return Exchange::Answer(answer);
+            }
+            let n = buf.len();
+            answer.extend_from_slice(buf);
+            self.stdout.consume(n);
+            if answer.len() > MAX_LINE {
+                return Exchange::TooLong;
+            }
+        }
+    }
+
+    /// How the process ended, waiting a little for it; a process still
+    /// running after that is killed.
+    async fn exit_status(&mut self, how: &str) -> String {
+        match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
+            Ok(Ok(status)) => status.to_string(),
+            Ok(Err(e)) => format!("{how}; its status is unknown: {e}"),
+            Err(_) => {
+                // Best effort: dropping the process kills it anyway.
+                let _ = self.child.start_kill();
+                format!("{how} but kept running; killed")
+            }
+        }
+    }
+}
+
+/// A driver's stderr, written to an unlinked temporary file. The driver
+/// never blocks on it, and whatever it wrote before its answer line is in the
+/// file by the time the line arrives, so each plan gets its own text.
+struct StderrLog {
+    file: std::fs::File,
+}
+
+impl StderrLog {
+    fn new() -> io::Result<(StderrLog, Stdio)> {
+        // Append mode, so the driver keeps writing at the end after `take` truncates.
+        let file = tempfile::Builder::new()
+            .prefix("hopcheck-driver-stderr-")
+            .append(true)
+            .tempfile()?
+            .into_file();
+        let child_end = file.try_clone()?;
+        Ok((StderrLog { file }, Stdio::from(child_end)))
+    }
+
+    /// Everything written since the last take (its last [`MAX_STDERR`] bytes).
+    fn take(&self) -> String {
+        let len = self.file.metadata().map_or(0, |m| m.len());
+        let start = len.saturating_sub(MAX_STDERR);
+        let mut bytes = vec![0; usize::try_from(len - start).unwrap_or(0)];
+        let read = self.file.read_at(&mut bytes, start).unwrap_or(0);
+        bytes.truncate(read);
+        // Keeping old text is better than failing the plan over it.
+        let _ = self.file.set_len(0);
+        let text = String::from_utf8_lossy(&bytes);
+        if start > 0 {
+            format!("[{start} earlier bytes dropped]\n{text}")
+        } else {
+            text.into_owned()
+        }
+    }
+}
+
+/// A driver's answer line as a [`TargetRun`], or why it is not one.
+fn parse_answer(line: &[u8]) -> Result<TargetRun, String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
+    serde_json::from_str(text).map_err(|e| format!("not an answer: {e}"))
+}
+
+/// The start of an unreadable line, for the error.
+fn quote(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    match text.char_indices().nth(MAX_QUOTED) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
+/// The first line `version_command` prints.
+fn client_version(spec: &TargetSpec) -> String {
+    let Some(argv) = spec.version_command.as_ref().filter(|argv| !argv.is_empty()) else {
+        return "unknown".to_owned();
+    };
+    let program = if argv[0].contains('/') {
+        spec.dir.join(&argv[0])
+    } else {
+        argv[0].clone().into()
+    };
+    let output = std::process::Command::new(program)
+        .args(&argv[1..])
+        .current_dir(&spec.dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(output) => match String::from_utf8_lossy(&output.stdout).lines().next().map(str::trim) {
+            Some(line) if !line.is_empty() => line.to_owned(),
+            _ => format!("unknown (`{}` printed nothing, {})", argv.join(" "), output.status),
+        },
+        Err(e) => format!("unknown (cannot run `{}`: {e})", argv.join(" ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::case::{Preload, Profile};
+    use crate::target::spec::{KnownFailures, Routing};
+    use crate::target::PlanStep;
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drivers")
+    }
+
+    fn fixture(script: &str) -> DriverTarget {
+        let dir = fixtures();
+        DriverTarget::new(TargetSpec {
+            name: "fixture".to_owned(),
+            description: format!("tests/fixtures/drivers/{script}"),
+            path: dir.join("target.toml"),
+            dir,
+            command: vec!["python3".to_owned(), script.to_owned()],
+            version_command: None,
+            requires: vec!["python3".to_owned()],
+            unsupported: BTreeSet::from([Feature::StreamedBody]),
+            routing: Routing::Proxy,
+            known_failures: KnownFailures::default(),
+        })
+    }
+
+    fn step(method: &str, url: &str) -> PlanStep {
+        PlanStep {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            streamed: false,
+            follow: true,
+            delay_ms: 0,
+            insecure: false,
+        }
+    }
+
+    fn plan(case: &str, state_dir: &Path, steps: Vec<PlanStep>) -> Plan {
+        Plan {
+            case: case.to_owned(),
+            profile: Profile::Fetch,
+            steps,
+            proxy: "http://127.0.0.1:4567".to_owned(),
+            connect_to: "127.0.0.1:4567".parse().expect("address"),
+            ca_file: state_dir.join("ca.pem"),
+            state_dir: state_dir.to_path_buf(),
+            preload: vec![Preload {
+                host: "origin.test".to_owned(),
+                include_subdomains: true,
+            }],
+        }
+    }
+
+    fn simple(case: &str, state_dir: &Path) -> Plan {
+        plan(case, state_dir, vec![step("GET", "http://origin.test/")])
+    }
+
+    fn header<'a>(result: &'a crate::target::StepResult, name: &str) -> &'a str {
+        result
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", result.headers))
+    }
+
+    fn pid(run: &TargetRun) -> u32 {
+        header(&run.steps[0], "x-pid").parse().expect("pid")
+    }
+
+    #[tokio::test]
+    async fn echo_round_trips_the_plan() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("echo.py");
+        let mut post = step("POST", "https://origin.test/form?a=1");
+        post.headers = vec![
+            ("X-A".to_owned(), "1".to_owned()),
+            ("x-a".to_owned(), "2".to_owned()),
+            ("Empty".to_owned(), String::new()),
+        ];
+        post.body = (0..=255u8).chain(0..=255u8).collect();
+        post.streamed = true;
+        post.follow = false;
+        post.delay_ms = 5;
+        post.insecure = true;
+        let plan = plan(
+            "roundtrip",
+            state.path(),
+            vec![post.clone(), step("GET", "http://origin.test/two")],
+        );
+
+        let run = target.run(&plan).await.expect("echo answers");
+
+        assert_eq!(run.steps.len(), 2);
+        let first = &run.steps[0];
+        assert_eq!(first.status, Some(200));
+        assert_eq!(first.url.as_deref(), Some("https://origin.test/form?a=1"));
+        assert_eq!(first.headers[..3], post.headers[..]);
+        assert_eq!(first.body, post.body);
+        assert_eq!(first.error, None);
+        let echoed: serde_json::Value = serde_json::from_str(header(first, "x-step")).expect("x-step is JSON");
+        assert_eq!(
+            echoed,
+            serde_json::json!({
+                "method": "POST", "url": "https://origin.test/form?a=1", "streamed": true, "follow": false,
+                "delay_ms": 5, "insecure": true,
+                "plan": {
+                    "case": "roundtrip", "profile": "fetch", "proxy": "http://127.0.0.1:4567",
+                    "connect_to": "127.0.0.1:4567", "ca_file": state.path().join("ca.pem"),
+                    "state_dir": state.path(), "preload": [{"host": "origin.test", "include_subdomains": true}],
+                },
+            })
+        );
+        assert_eq!(run.steps[1].url.as_deref(), Some("http://origin.test/two"));
+        assert!(run.steps[1].body.is_empty());
+        // The driver's declaration adds to the target file's.
+        assert_eq!(run.unsupported, BTreeSet::from([Feature::Hsts, Feature::StreamedBody]));
+        assert_eq!(target.unsupported(), BTreeSet::from([Feature::StreamedBody]));
+        assert_eq!(run.stderr, "echo: plan roundtrip\n");
+    }
+
+    #[tokio::test]
+    async fn a_process_serves_plan_after_plan() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("echo.py");
+        let one = target.run(&simple("one", state.path())).await.expect("answer");
+        let two = target.run(&simple("two", state.path())).await.expect("answer");
+        assert_eq!(pid(&one), pid(&two));
+        // Each plan gets the stderr written for it only.
+        assert_eq!(one.stderr, "echo: plan one\n");
+        assert_eq!(two.stderr, "echo: plan two\n");
+    }
+
+    #[tokio::test]
+    async fn concurrent_plans_share_at_most_n_processes() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("echo.py").with_max_processes(2);
+        let plans: Vec<Plan> = (0..6).map(|i| simple(&format!("p{i}"), state.path())).collect();
+        let runs = futures::future::join_all(plans.iter().map(|p| target.run(p))).await;
+        let pids: BTreeSet<u32> = runs.iter().map(|r| pid(r.as_ref().expect("answer"))).collect();
+        assert!(!pids.is_empty() && pids.len() <= 2, "{pids:?}");
+        for (i, run) in runs.iter().enumerate() {
+            let run = run.as_ref().expect("answer");
+            assert_eq!(run.stderr, format!("echo: plan p{i}\n"));
+        }
+    }
+
+    /// Two live processes in the pool, so the plan after a failure does not
+    /// wait for a process to start.
+    async fn warm(target: &DriverTarget, state: &Path) -> BTreeSet<u32> {
+        let (a, b) = (simple("warm-a", state), simple("warm-b", state));
+        let (a, b) = tokio::join!(target.run(&a), target.run(&b));
+        BTreeSet::from([pid(&a.expect("answer")), pid(&b.expect("answer"))])
+    }
+
+    #[tokio::test]
+    async fn a_hanging_driver_times_out_and_the_next_plan_runs() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py")
+            .with_max_processes(2)
+            .with_timeout(Duration::from_millis(1500));
+        let warm = warm(&target, state.path()).await;
+
+        let err = target.run(&simple("hang", state.path())).await.unwrap_err();
+        assert!(
+            matches!(&err, TargetError::Timeout { after_ms: 1500, stderr } if stderr == "faulty: plan hang\nfaulty: hanging\n"),
+            "{err:?}"
+        );
+
+        let next = target.run(&simple("after", state.path())).await.expect("answer");
+        assert!(warm.contains(&pid(&next)));
+        let hung: u32 = std::fs::read_to_string(state.path().join("pid"))
+            .expect("pid file")
+            .parse()
+            .expect("pid");
+        assert_ne!(pid(&next), hung);
+        wait_gone(hung).await;
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_exits_is_crashed_with_its_stderr() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py");
+        let before = target.run(&simple("before", state.path())).await.expect("answer");
+
+        let err = target.run(&simple("exit", state.path())).await.unwrap_err();
+        let TargetError::Crashed { status, stderr } = &err else {
+            panic!("expected Crashed, got {err:?}");
+        };
+        assert_eq!(status, "exit status: 3");
+        assert_eq!(stderr, "faulty: plan exit\nfaulty: dying on purpose\n");
+        assert_eq!(err.stderr(), stderr);
+
+        let after = target.run(&simple("after", state.path())).await.expect("answer");
+        assert_ne!(pid(&before), pid(&after));
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_closes_its_output_is_killed() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py");
+        let err = target.run(&simple("close", state.path())).await.unwrap_err();
+        assert!(
+            matches!(&err, TargetError::Crashed { status, .. } if status == "closed its output but kept running; killed"),
+            "{err:?}"
+        );
+        target.run(&simple("after", state.path())).await.expect("answer");
+    }
+
+    #[tokio::test]
+    async fn garbage_is_reported_with_the_line_and_the_reason() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py");
+        let before = target.run(&simple("before", state.path())).await.expect("answer");
+
+        let err = target.run(&simple("garbage", state.path())).await.unwrap_err();
+        let TargetError::Garbage { line, reason, stderr } = &err else {
+            panic!("expected Garbage, got {err:?}");
+        };
+        assert_eq!(line, "this is not json");
+        assert!(reason.starts_with("not an answer: expected"), "{reason}");
+        assert_eq!(stderr, "faulty: plan garbage\nfaulty: about to print garbage\n");
+
+        let after = target.run(&simple("after", state.path())).await.expect("answer");
+        assert_ne!(pid(&before), pid(&after));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_step_count_discards_the_process() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py");
+        let before = target.run(&simple("before", state.path())).await.expect("answer");
+
+        let err = target.run(&simple("wrong-count", state.path())).await.unwrap_err();
+        assert_eq!(err, TargetError::WrongStepCount { expected: 1, got: 2 });
+
+        let after = target.run(&simple("after", state.path())).await.expect("answer");
+        assert_ne!(pid(&before), pid(&after));
+    }
+
+    #[tokio::test]
+    async fn dropping_a_run_mid_plan_kills_its_process() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py");
+        let hang = simple("hang", state.path());
+        let pid_file = state.path().join("pid");
+        let hung = {
+            let mut run = target.run(&hang);
+            // Drive the run until the driver has the plan, then drop it.
+            loop {
+                tokio::select! {
+                    result = &mut run => panic!("a hanging driver answered: {result:?}"),
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
+                if let Some(pid) = std::fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|s| s.parse::<u32>().ok())
+                {
+                    break pid;
+                }
+            }
+        };
+        wait_gone(hung).await;
+        let after = target.run(&simple("after", state.path())).await.expect("answer");
+        assert_ne!(pid(&after), hung);
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_a_spawn_error() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let mut spec = fixture("echo.py").spec().clone();
+        spec.command = vec!["./no-such-driver".to_owned()];
+        let err = DriverTarget::new(spec)
+            .run(&simple("x", state.path()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TargetError::Spawn { program, .. } if program == "./no-such-driver"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn version_is_the_first_line_of_the_version_command() {
+        let mut spec = fixture("echo.py").spec().clone();
+        assert_eq!(DriverTarget::new(spec.clone()).version(), "unknown");
+        spec.version_command = Some(vec![
+            "python3".to_owned(),
+            "-c".to_owned(),
+            "print('demo 1.2\\nmore')".to_owned(),
+        ]);
+        let target = DriverTarget::new(spec);
+        assert_eq!(target.version(), "demo 1.2");
+        assert_eq!(target.name(), "fixture");
+    }
+
+    #[test]
+    fn answers_are_parsed_without_panicking() {
+        assert!(parse_answer(b"{\"steps\": []}\r").is_ok());
+        assert!(parse_answer(b"\xff\xfe").unwrap_err().starts_with("not UTF-8"));
+        assert!(parse_answer(b"").is_err());
+        assert!(parse_answer(b"{\"steps\": [{\"body\": \"not base64!\"}]}").is_err());
+        assert!(parse_answer(b"{\"steps\": [{\"status\": 70000}]}").is_err());
+        assert_eq!(
+            quote("é".repeat(MAX_QUOTED + 5).as_bytes()).chars().count(),
+            MAX_QUOTED + 1
+        );
+    }
+
+    /// Wait until process `pid` no longer runs (gone, or a zombie about to be reaped).
+    async fn wait_gone(pid: u32) {
+        for _ in 0..1000 {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => return,
+                Ok(stat)
+                    if stat
+                        .rsplit(')')
+                        .next()
+                        .is_some_and(|rest| rest.trim_start().starts_with('Z')) =>
+                {
+                    return
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        panic!("process {pid} still runs");
+    }
+}
