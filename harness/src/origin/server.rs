@@ -632,6 +632,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn direct_tls_without_host_falls_back_to_sni() {
+        let origin = origin(vec![rule("https://origin.test/", 200, &[], "")]).await;
+        let stream = TcpStream::connect(origin.addr()).await.expect("connect");
+        let stream = tls(stream, "origin.test").await.expect("trusted");
+        let seen = Client::over(stream).await.send(request("GET", "/", None, b"")).await;
+        assert_eq!(seen.status, 200);
+        let hop = only_hop(&origin);
+        assert_eq!(hop.header_values("host").count(), 0);
+        assert_eq!(hop.url(), "https://origin.test/");
+    }
+
+    #[tokio::test]
     async fn ipv4_over_tls_without_sni_gets_a_certificate_for_127_0_0_1() {
         let origin = origin(vec![rule("https://127.0.0.1/", 200, &[], "")]).await;
         let stream = TcpStream::connect(origin.addr()).await.expect("connect");
