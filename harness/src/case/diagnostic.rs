@@ -310,3 +310,63 @@ fn between_backticks(text: &str) -> Option<&str> {
 fn all_between_backticks(text: &str) -> Vec<&str> {
     text.split('`').skip(1).step_by(2).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_path_line_caret_and_help() {
+        let src = "title = \"x\"\n\n[[step]]\nhedaers = []\n";
+        let problem = Problem {
+            span: 22..29,
+            key: Some("step[0].hedaers".to_owned()),
+            message: "unknown key `hedaers`".to_owned(),
+            help: Some("did you mean `headers`?".to_owned()),
+        };
+        let err = problem.into_error("x", Path::new("suites/x.toml"), src);
+        assert_eq!((err.line, err.column), (4, 1));
+        let expected = "\
+error: unknown key `hedaers`
+ --> suites/x.toml:4:1
+  |
+4 | hedaers = []
+  | ^^^^^^^
+  |
+  = help: did you mean `headers`?";
+        assert_eq!(err.rendered, expected);
+        assert_eq!(err.to_string(), expected);
+    }
+
+    #[test]
+    fn renders_an_unreadable_file_without_source() {
+        let err = file_error("x", Path::new("suites/x.toml"), "cannot read the case file".to_owned());
+        assert_eq!(err.rendered, "error: cannot read the case file\n--> suites/x.toml");
+    }
+
+    #[rstest::rstest]
+    #[case("", 0, (1, 1))]
+    #[case("a\nbc", 3, (2, 2))]
+    #[case("é = 1", 3, (1, 3))]
+    #[case("é", 1, (1, 1))]
+    #[case("ab", 99, (1, 3))]
+    fn line_column_counts_characters(#[case] src: &str, #[case] offset: usize, #[case] expected: (usize, usize)) {
+        assert_eq!(line_column(src, offset), expected);
+    }
+
+    #[rstest::rstest]
+    #[case("step[0].method", key_path!["step", 0, "method"])]
+    #[case("step[0].headers[1][0]", key_path!["step", 0, "headers", 1, 0])]
+    #[case("expect.hop[2]", key_path!["expect", "hop", 2])]
+    fn key_paths_display_like_toml_access(#[case] text: &str, #[case] path: KeyPath) {
+        assert_eq!(path.to_string(), text);
+    }
+
+    #[rstest::rstest]
+    #[case("hedaers", Some("headers"))]
+    #[case("metod", Some("method"))]
+    #[case("zzz", None)]
+    fn closest_suggests_only_near_misses(#[case] word: &str, #[case] expected: Option<&str>) {
+        assert_eq!(closest(word, ["headers", "method", "url", "body"]), expected);
+    }
+}

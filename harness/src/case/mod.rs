@@ -5,6 +5,7 @@ mod diagnostic;
 pub mod load;
 pub mod model;
 pub mod requirements;
+pub mod schema;
 pub mod validate;
 
 pub use load::{load_case, load_suite, parse_case, CaseFileError, Suite, SuiteError};

@@ -1,14 +1,694 @@
 //! Semantic checks of a case file that serde cannot express: known ids,
 //! tokens, URLs, step and hop references. Each problem points at its key.
 
+use std::net::IpAddr;
+
 use toml::de::DeTable;
 use toml::Spanned;
 
-use super::diagnostic::Problem;
-use super::{CaseFile, Catalogue};
+use super::diagnostic::{key_path, span_of, KeyPath, Problem};
+use super::{Body, BodyExpect, CaseFile, Catalogue, HeaderExpect, HopExpect, Outcome, ResultExpect, Step};
 
-/// Every problem in `file`; `doc` is the same text as a spanned tree.
+/// The most hops an origin answers in one case (the origin's default limit);
+/// an expectation on a later hop can never match.
+pub const MAX_HOPS: usize = 64;
+
+/// Every problem in `file`, in no particular order; `doc` is the same text as
+/// a spanned tree, used only to locate them.
 pub(crate) fn check(file: &CaseFile, doc: &Spanned<DeTable<'_>>, catalogue: &Catalogue) -> Vec<Problem> {
-    let _ = (file, doc, catalogue);
-    Vec::new()
+    let mut checker = Checker {
+        doc,
+        catalogue,
+        file,
+        problems: Vec::new(),
+    };
+    checker.case();
+    checker.problems
+}
+
+struct Checker<'a, 'i> {
+    doc: &'a Spanned<DeTable<'i>>,
+    catalogue: &'a Catalogue,
+    file: &'a CaseFile,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_, '_> {
+    fn report(&mut self, path: KeyPath, message: String, help: Option<String>) {
+        self.problems.push(Problem {
+            span: span_of(self.doc, &path),
+            key: (!path.0.is_empty()).then(|| path.to_string()),
+            message,
+            help,
+        });
+    }
+
+    fn case(&mut self) {
+        let file = self.file;
+        if file.requirements.is_empty() {
+            self.report(
+                key_path!["requirements"],
+                "`requirements` is empty".to_owned(),
+                Some("name the rule this case checks, by its id in suites/requirements.toml".to_owned()),
+            );
+        }
+        for (i, id) in file.requirements.iter().enumerate() {
+            self.requirement(key_path!["requirements", i], id);
+        }
+        for (i, preload) in file.preload.iter().enumerate() {
+            self.host(key_path!["preload", i, "host"], &preload.host);
+        }
+        for (i, host) in file.hosts.iter().enumerate() {
+            self.host(key_path!["host", i, "name"], &host.name);
+        }
+        if file.steps.is_empty() {
+            self.report(
+                key_path!["step"],
+                "the case has no steps".to_owned(),
+                Some("add a `[[step]]` table with the `url` the client is asked to fetch".to_owned()),
+            );
+        }
+        for (i, step) in file.steps.iter().enumerate() {
+            self.step(key_path!["step", i], step);
+        }
+        for (i, rule) in file.origin.iter().enumerate() {
+            let at = key_path!["origin", i];
+            self.origin_url(at.child("on"), &rule.on);
+            if let Some(method) = &rule.method {
+                self.method(at.child("method"), method);
+            }
+            let reply = at.child("reply");
+            if !(100..=999).contains(&rule.reply.status) {
+                self.report(
+                    reply.child("status"),
+                    format!("status {} is not a three-digit status code", rule.reply.status),
+                    Some("a reply status is between 100 and 999".to_owned()),
+                );
+            }
+            self.headers(reply.child("headers"), &rule.reply.headers);
+            if let Some(body) = &rule.reply.body {
+                self.body(reply.child("body"), body);
+            }
+        }
+        self.outcomes();
+    }
+
+    fn step(&mut self, at: KeyPath, step: &Step) {
+        self.method(at.child("method"), &step.method);
+        self.http_url(at.child("url"), &step.url, "a step URL");
+        self.headers(at.child("headers"), &step.headers);
+        if let Some(body) = &step.body {
+            self.body(at.child("body"), body);
+        }
+    }
+
+    fn outcomes(&mut self) {
+        let file = self.file;
+        if file.expect.is_none() && file.outcomes.is_empty() {
+            self.report(
+                KeyPath::default(),
+                "the case expects nothing".to_owned(),
+                Some(
+                    "add `[expect]` (the one conforming outcome) or `[[outcome]]` tables (graded outcomes)".to_owned(),
+                ),
+            );
+        }
+        if let Some(expect) = &file.expect {
+            self.outcome(key_path!["expect"], expect);
+        }
+        let first_named = usize::from(file.expect.is_some());
+        for (i, outcome) in file.outcomes.iter().enumerate() {
+            let at = key_path!["outcome", i];
+            if i + first_named >= 1 && outcome.name.is_none() {
+                self.report(
+                    at.clone(),
+                    "this outcome has no `name`".to_owned(),
+                    Some(
+                        "every outcome after the first says what it stands for, e.g. \
+                         `name = \"rewritten to GET, body dropped\"`"
+                            .to_owned(),
+                    ),
+                );
+            }
+            self.outcome(at, outcome);
+        }
+    }
+
+    fn outcome(&mut self, at: KeyPath, outcome: &Outcome) {
+        if let Some(hops) = outcome.hops {
+            if let Some(why) = self.unreachable_hop(hops) {
+                self.report(
+                    at.child("hops"),
+                    format!("`hops = {hops}` can never be seen"),
+                    Some(why),
+                );
+            }
+        }
+        for (i, hop) in outcome.hop.iter().enumerate() {
+            self.hop(at.child("hop").child(i), hop);
+        }
+        for (i, result) in outcome.result.iter().enumerate() {
+            self.result(at.child("result").child(i), result);
+        }
+    }
+
+    /// Why no run can produce hop number `index`, if that is so.
+    fn unreachable_hop(&self, index: usize) -> Option<String> {
+        let steps = self.file.steps.len();
+        let redirects = self
+            .file
+            .origin
+            .iter()
+            .any(|rule| (300..=399).contains(&rule.reply.status));
+        if index > MAX_HOPS {
+            Some(format!("the origin answers at most {MAX_HOPS} hops per case"))
+        } else if !redirects && index > steps {
+            Some(format!(
+                "no reply in the script is a 3xx, and without a redirect each step yields one hop \
+                 ({steps} step{} here)",
+                if steps == 1 { "" } else { "s" }
+            ))
+        } else {
+            None
+        }
+    }
+
+    fn hop(&mut self, at: KeyPath, hop: &HopExpect) {
+        if hop.index == 0 {
+            self.report(
+                at.child("index"),
+                "hop index 0 does not exist".to_owned(),
+                Some("hops count from 1, across all steps".to_owned()),
+            );
+        } else if let Some(why) = self.unreachable_hop(hop.index) {
+            self.report(
+                at.child("index"),
+                format!("hop {} can never be seen", hop.index),
+                Some(why),
+            );
+        }
+        if let Some(rule) = &hop.rule {
+            self.requirement(at.child("rule"), rule);
+        }
+        if let Some(url) = &hop.url {
+            self.hop_url(at.child("url"), url);
+        }
+        if let Some(scheme) = &hop.scheme {
+            if scheme != "http" && scheme != "https" {
+                self.report(
+                    at.child("scheme"),
+                    format!("unknown scheme `{scheme}`"),
+                    Some("origins see `http` or `https`".to_owned()),
+                );
+            }
+        }
+        if let Some(host) = &hop.host {
+            self.host(at.child("host"), host);
+        }
+        if let Some(method) = &hop.method {
+            self.method(at.child("method"), method);
+        }
+        match &hop.body {
+            Some(BodyExpect::Bytes(body)) => self.body(at.child("body"), body),
+            Some(BodyExpect::SameAsStep { step }) => self.step_ref(at.child("body").child("step"), *step),
+            None => {}
+        }
+        self.header_expect(at.child("header"), &hop.header);
+    }
+
+    fn result(&mut self, at: KeyPath, result: &ResultExpect) {
+        self.step_ref(at.child("step"), result.step);
+        if let Some(rule) = &result.rule {
+            self.requirement(at.child("rule"), rule);
+        }
+        if let Some(status) = result.status {
+            if !(100..=999).contains(&status) {
+                self.report(
+                    at.child("status"),
+                    format!("status {status} is not a three-digit status code"),
+                    Some("a final status is between 100 and 999".to_owned()),
+                );
+            }
+            if result.error == Some(true) {
+                self.report(
+                    at.child("status"),
+                    "a step that ends in an error has no status".to_owned(),
+                    Some("drop `status`, or `error = true`".to_owned()),
+                );
+            }
+        }
+        if let Some(body) = &result.body {
+            self.body(at.child("body"), body);
+        }
+    }
+
+    fn step_ref(&mut self, at: KeyPath, step: usize) {
+        let steps = self.file.steps.len();
+        if steps > 0 && !(1..=steps).contains(&step) {
+            self.report(
+                at,
+                format!("there is no step {step}"),
+                Some(format!(
+                    "steps count from 1; this case has {steps} step{}",
+                    if steps == 1 { "" } else { "s" }
+                )),
+            );
+        }
+    }
+
+    fn requirement(&mut self, at: KeyPath, id: &str) {
+        if self.catalogue.get(id).is_none() {
+            let help = match self.catalogue.closest(id) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "requirement ids are listed in suites/requirements.toml".to_owned(),
+            };
+            self.report(at, format!("unknown requirement `{id}`"), Some(help));
+        }
+    }
+
+    fn method(&mut self, at: KeyPath, method: &str) {
+        if !is_token(method) {
+            self.report(
+                at,
+                format!("`{method}` is not a method token"),
+                Some("a method is one or more token characters (RFC 9110 §5.6.2), e.g. `POST`".to_owned()),
+            );
+        }
+    }
+
+    fn headers(&mut self, at: KeyPath, headers: &[(String, String)]) {
+        for (i, (name, value)) in headers.iter().enumerate() {
+            self.header_name(at.child(i).child(0), name);
+            self.header_value(at.child(i).child(1), value);
+        }
+    }
+
+    fn header_expect(&mut self, at: KeyPath, header: &HeaderExpect) {
+        for (key, names) in [("present", &header.present), ("absent", &header.absent)] {
+            for (i, name) in names.iter().enumerate() {
+                self.header_name(at.child(key).child(i), name);
+            }
+        }
+        self.headers(at.child("equal"), &header.equal);
+    }
+
+    fn header_name(&mut self, at: KeyPath, name: &str) {
+        if !is_token(name) {
+            self.report(
+                at,
+                format!("`{}` is not a header field name", name.escape_debug()),
+                Some("a field name is one or more token characters (RFC 9110 §5.6.2), e.g. `Location`".to_owned()),
+            );
+        }
+    }
+
+    fn header_value(&mut self, at: KeyPath, value: &str) {
+        if value.contains(['\r', '\n', '\0']) {
+            self.report(
+                at,
+                format!("header value `{}` contains CR, LF or NUL", value.escape_debug()),
+                Some("a field value cannot hold CR, LF or NUL (RFC 9110 §5.5); send a second field instead".to_owned()),
+            );
+        }
+    }
+
+    fn body(&mut self, at: KeyPath, body: &Body) {
+        if let Err(e) = body.bytes() {
+            self.report(
+                at.child("base64"),
+                format!("invalid base64: {e}"),
+                Some("use the standard alphabet with `=` padding".to_owned()),
+            );
+        }
+    }
+
+    fn host(&mut self, at: KeyPath, host: &str) {
+        if !is_host_name(host) {
+            self.report(
+                at,
+                format!("`{}` is not a host name", host.escape_debug()),
+                Some(
+                    "a host is dot-separated labels of letters, digits and `-` (internationalised \
+                     names as `xn--` A-labels), or an IP address"
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+
+    /// An absolute `http`/`https` URL.
+    fn http_url(&mut self, at: KeyPath, text: &str, what: &str) {
+        let help = Some(format!(
+            "{what} is absolute, `http` or `https`, e.g. `http://origin.test/start`"
+        ));
+        match url::Url::parse(text) {
+            Err(e) => {
+                self.report(at, format!("invalid URL `{}`: {e}", text.escape_debug()), help);
+            }
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                self.report(at, format!("URL scheme `{}` is not http or https", url.scheme()), help);
+            }
+            Ok(_) => {}
+        }
+    }
+
+    fn origin_url(&mut self, at: KeyPath, on: &str) {
+        let prefix = on.strip_suffix('*').unwrap_or(on);
+        if prefix.contains('*') {
+            self.report(
+                at,
+                "`*` in the middle of `on`".to_owned(),
+                Some("a single `*` at the very end makes `on` a prefix; it cannot stand elsewhere".to_owned()),
+            );
+        } else if on.contains('#') {
+            self.report(
+                at,
+                "`on` has a fragment".to_owned(),
+                Some("a fragment never reaches the origin; drop it".to_owned()),
+            );
+        } else {
+            self.http_url(at, prefix, "`on`");
+        }
+    }
+
+    fn hop_url(&mut self, at: KeyPath, text: &str) {
+        if text.contains('#') {
+            self.report(
+                at,
+                "a hop URL has a fragment".to_owned(),
+                Some(
+                    "the fragment never reaches the wire; check the URL the client reports with `result.url`"
+                        .to_owned(),
+                ),
+            );
+        } else {
+            self.http_url(at, text, "a hop URL");
+        }
+    }
+}
+
+/// `token = 1*tchar` (RFC 9110 §5.6.2).
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A DNS name of LDH labels (one trailing dot allowed), or an IP address
+/// (IPv6 with or without brackets).
+fn is_host_name(host: &str) -> bool {
+    let unbracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if unbracketed.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use rstest::rstest;
+
+    use super::*;
+    use crate::case::{parse_case, CaseFileError};
+
+    const CATALOGUE: &str = r#"
+[[requirement]]
+id = "RED-307-METHOD"
+level = "must"
+source = "RFC 9110 §15.4.8"
+rule = "Method not changed when following 307."
+
+[[requirement]]
+id = "RED-308-METHOD"
+level = "must"
+source = "RFC 9110 §15.4.9"
+rule = "308 preserves the method like 307."
+"#;
+
+    /// A valid case; each test breaks one thing in it.
+    const BASE: &str = r#"title = "307 keeps POST and its body"
+requirements = ["RED-307-METHOD"]
+
+[[step]]
+method = "POST"
+url = "http://origin.test/start"
+headers = [["Content-Type", "text/plain"]]
+body = "a=1"
+
+[[origin]]
+on = "http://origin.test/start"
+reply = { status = 307, headers = [["Location", "/now"]] }
+
+[[origin]]
+on = "http://origin.test/now"
+reply = { status = 200 }
+
+[[expect.hop]]
+index = 2
+method = "POST"
+url = "http://origin.test/now"
+body = { step = 1 }
+
+[[expect.result]]
+status = 200
+"#;
+
+    #[allow(clippy::result_large_err)] // mirrors parse_case
+    fn parse(src: &str) -> Result<crate::case::Case, CaseFileError> {
+        let catalogue = Catalogue::parse(Path::new("requirements.toml"), CATALOGUE).expect("catalogue");
+        parse_case(
+            "redirect/307/x",
+            Path::new("suites/redirect/307/x.toml"),
+            src,
+            &catalogue,
+        )
+    }
+
+    fn broken(from: &str, to: &str) -> CaseFileError {
+        assert!(BASE.contains(from), "BASE lacks {from:?}");
+        let src = BASE.replacen(from, to, 1);
+        parse(&src).expect_err("the edit makes the case invalid")
+    }
+
+    #[test]
+    fn the_base_case_is_valid() {
+        let case = parse(BASE).expect("valid");
+        assert_eq!(case.file.steps.len(), 1);
+    }
+
+    #[rstest]
+    #[case::prefix_on("on = \"http://origin.test/now\"", "on = \"http://origin.test/n*\"")]
+    #[case::ip_preload("title", "preload = [{ host = \"127.0.0.1\" }]\ntitle")]
+    #[case::trailing_dot_host("title", "host = [{ name = \"Origin.Test.\", cert = \"expired\" }]\ntitle")]
+    #[case::graded_outcomes(
+        "[[expect.result]]\nstatus = 200\n",
+        "[[outcome]]\nname = \"kept\"\ngrade = { rfc9110 = \"pass\", fetch = \"fail\" }\n"
+    )]
+    fn valid_variants_load(#[case] from: &str, #[case] to: &str) {
+        let src = BASE.replacen(from, to, 1);
+        if let Err(e) = parse(&src) {
+            panic!("{e}");
+        }
+    }
+
+    #[rstest]
+    #[case::empty_requirements(
+        "requirements = [\"RED-307-METHOD\"]", "requirements = []",
+        (2, 16), Some("requirements"), "`requirements` is empty", "suites/requirements.toml"
+    )]
+    #[case::unknown_requirement(
+        "[\"RED-307-METHOD\"]", "[\"RED-307-METHD\"]",
+        (2, 17), Some("requirements[0]"), "unknown requirement `RED-307-METHD`", "did you mean `RED-307-METHOD`?"
+    )]
+    #[case::unknown_rule(
+        "index = 2\n", "index = 2\nrule = \"RED-308-METHD\"\n",
+        (20, 8), Some("expect.hop[0].rule"), "unknown requirement `RED-308-METHD`", "did you mean `RED-308-METHOD`?"
+    )]
+    #[case::step_method(
+        "method = \"POST\"", "method = \"PO ST\"",
+        (5, 10), Some("step[0].method"), "`PO ST` is not a method token", "RFC 9110 §5.6.2"
+    )]
+    #[case::origin_method(
+        "on = \"http://origin.test/start\"\n", "on = \"http://origin.test/start\"\nmethod = \"G(ET\"\n",
+        (12, 10), Some("origin[0].method"), "`G(ET` is not a method token", "token"
+    )]
+    #[case::hop_method(
+        "index = 2\nmethod = \"POST\"", "index = 2\nmethod = \"\"",
+        (20, 10), Some("expect.hop[0].method"), "`` is not a method token", "token"
+    )]
+    #[case::reply_status(
+        "status = 307", "status = 42",
+        (12, 20), Some("origin[0].reply.status"), "status 42 is not a three-digit status code", "between 100 and 999"
+    )]
+    #[case::relative_step_url(
+        "url = \"http://origin.test/start\"", "url = \"/start\"",
+        (6, 7), Some("step[0].url"), "invalid URL `/start`: relative URL without a base", "absolute"
+    )]
+    #[case::step_url_scheme(
+        "url = \"http://origin.test/start\"", "url = \"ftp://origin.test/start\"",
+        (6, 7), Some("step[0].url"), "URL scheme `ftp` is not http or https", "`http` or `https`"
+    )]
+    #[case::on_fragment(
+        "on = \"http://origin.test/now\"", "on = \"http://origin.test/now#f\"",
+        (15, 6), Some("origin[1].on"), "`on` has a fragment", "never reaches the origin"
+    )]
+    #[case::on_inner_star(
+        "on = \"http://origin.test/now\"", "on = \"http://origin.test/*/now\"",
+        (15, 6), Some("origin[1].on"), "`*` in the middle of `on`", "at the very end"
+    )]
+    #[case::on_relative(
+        "on = \"http://origin.test/now\"", "on = \"/now\"",
+        (15, 6), Some("origin[1].on"), "invalid URL `/now`: relative URL without a base", "absolute"
+    )]
+    #[case::hop_url_fragment(
+        "url = \"http://origin.test/now\"", "url = \"http://origin.test/now#f\"",
+        (21, 7), Some("expect.hop[0].url"), "a hop URL has a fragment", "`result.url`"
+    )]
+    #[case::header_name(
+        "[\"Content-Type\", ", "[\"Content Type\", ",
+        (7, 13), Some("step[0].headers[0][0]"), "`Content Type` is not a header field name", "token"
+    )]
+    #[case::header_value(
+        "\"text/plain\"]", "\"text/plain\\r\\nX-Injected: 1\"]",
+        (7, 29), Some("step[0].headers[0][1]"), "header value `text/plain\\r\\nX-Injected: 1` contains CR, LF or NUL",
+        "RFC 9110 §5.5"
+    )]
+    #[case::reply_header_name(
+        "[[\"Location\", ", "[[\"Loc:ation\", ",
+        (12, 37), Some("origin[0].reply.headers[0][0]"), "`Loc:ation` is not a header field name", "token"
+    )]
+    #[case::base64_body(
+        "body = \"a=1\"", "body = { base64 = \"a=1\" }",
+        (8, 19), Some("step[0].body.base64"), "invalid base64", "standard alphabet"
+    )]
+    #[case::no_expectations(
+        "[[expect.hop]]\nindex = 2\nmethod = \"POST\"\nurl = \"http://origin.test/now\"\nbody = { step = 1 }\n\n\
+         [[expect.result]]\nstatus = 200\n",
+        "",
+        (1, 1), None, "the case expects nothing", "`[[outcome]]`"
+    )]
+    #[case::unnamed_outcome(
+        "[[expect.result]]\nstatus = 200\n", "[[expect.result]]\nstatus = 200\n\n[[outcome]]\ngrade = \"fail\"\n",
+        (27, 1), Some("outcome[0]"), "this outcome has no `name`", "says what it stands for"
+    )]
+    #[case::result_step(
+        "[[expect.result]]\n", "[[expect.result]]\nstep = 2\n",
+        (25, 8), Some("expect.result[0].step"), "there is no step 2", "this case has 1 step"
+    )]
+    #[case::body_step(
+        "body = { step = 1 }", "body = { step = 3 }",
+        (22, 17), Some("expect.hop[0].body.step"), "there is no step 3", "steps count from 1"
+    )]
+    #[case::hop_zero(
+        "index = 2", "index = 0",
+        (19, 9), Some("expect.hop[0].index"), "hop index 0 does not exist", "count from 1"
+    )]
+    #[case::hop_beyond_limit(
+        "index = 2", "index = 65",
+        (19, 9), Some("expect.hop[0].index"), "hop 65 can never be seen", "at most 64 hops"
+    )]
+    #[case::hop_without_redirect(
+        "status = 307", "status = 200",
+        (19, 9), Some("expect.hop[0].index"), "hop 2 can never be seen",
+        "no reply in the script is a 3xx, and without a redirect each step yields one hop (1 step here)"
+    )]
+    #[case::hops_count(
+        "[[expect.hop]]", "[expect]\nhops = 70\n\n[[expect.hop]]",
+        (19, 8), Some("expect.hops"), "`hops = 70` can never be seen", "at most 64 hops"
+    )]
+    #[case::preload_host(
+        "title", "preload = [{ host = \"bad_host.test\" }]\ntitle",
+        (1, 21), Some("preload[0].host"), "`bad_host.test` is not a host name", "A-labels"
+    )]
+    #[case::tls_host(
+        "title", "host = [{ name = \"-x.test\" }]\ntitle",
+        (1, 18), Some("host[0].name"), "`-x.test` is not a host name", "letters, digits and `-`"
+    )]
+    #[case::error_with_status(
+        "status = 200\n", "error = true\nstatus = 200\n",
+        (26, 10), Some("expect.result[0].status"), "a step that ends in an error has no status", "drop `status`"
+    )]
+    #[case::unknown_feature(
+        "title", "needs = [\"hst\"]\ntitle",
+        (1, 10), Some("needs[0]"), "unknown value `hst`", "did you mean `hsts`?"
+    )]
+    #[case::no_steps(
+        "[[step]]\nmethod = \"POST\"\nurl = \"http://origin.test/start\"\n\
+         headers = [[\"Content-Type\", \"text/plain\"]]\nbody = \"a=1\"\n",
+        "step = []\n",
+        (4, 8), Some("step"), "the case has no steps", "`[[step]]`"
+    )]
+    #[case::misspelt_key(
+        "body = \"a=1\"", "hedaers = []",
+        (8, 1), Some("step[0].hedaers"), "unknown key `hedaers`", "did you mean `headers`?"
+    )]
+    fn each_rule_points_at_the_offending_key(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] at: (usize, usize),
+        #[case] key: Option<&str>,
+        #[case] message: &str,
+        #[case] help: &str,
+    ) {
+        let err = broken(from, to);
+        assert_eq!((err.line, err.column), at, "{err}");
+        assert_eq!(err.key.as_deref(), key, "{err}");
+        assert!(
+            err.message.starts_with(message),
+            "message {:?}, expected {message:?}",
+            err.message
+        );
+        let got = err.help.as_deref().unwrap_or("");
+        assert!(got.contains(help), "help {got:?} lacks {help:?}");
+        assert!(err.rendered.contains(&err.message), "{}", err.rendered);
+    }
+
+    #[test]
+    fn problems_are_reported_in_file_order() {
+        let src = BASE
+            .replacen("method = \"POST\"", "method = \"P OST\"", 1)
+            .replacen("index = 2", "index = 0", 1);
+        assert_eq!(parse(&src).expect_err("two problems").line, 5);
+    }
+
+    #[rstest]
+    #[case("GET", true)]
+    #[case("M-SEARCH", true)]
+    #[case("!#$%&'*+-.^_`|~09az", true)]
+    #[case("", false)]
+    #[case("GET ", false)]
+    #[case("GÉT", false)]
+    #[case("a\"b", false)]
+    fn tokens(#[case] text: &str, #[case] expected: bool) {
+        assert_eq!(is_token(text), expected);
+    }
+
+    #[rstest]
+    #[case("origin.test", true)]
+    #[case("xn--exmple-cua.test", true)]
+    #[case("localhost", true)]
+    #[case("::1", true)]
+    #[case("[::1]", true)]
+    #[case("a.", true)]
+    #[case("", false)]
+    #[case(".", false)]
+    #[case("a..b", false)]
+    #[case("exämple.test", false)]
+    #[case("a-.test", false)]
+    #[case("origin.test:8080", false)]
+    fn host_names(#[case] text: &str, #[case] expected: bool) {
+        assert_eq!(is_host_name(text), expected);
+    }
 }
