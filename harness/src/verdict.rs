@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::case::{
     Body, BodyExpect, Case, Catalogue, Feature, Grade, HopExpect, Level, Outcome, Profile, ResultExpect,
 };
-use crate::origin::Hop;
+use crate::origin::{normalise_host, Hop};
 use crate::target::StepResult;
 
 /// Every outcome a case can have. Reports derive from this enum only.
@@ -485,14 +485,6 @@ fn describe_hop_expect(e: &HopExpect) -> String {
     } else {
         parts.join(" ")
     }
-}
-
-/// Lowercase, no trailing dot, no IPv6 brackets: how hops record hosts.
-pub fn normalise_host(host: &str) -> String {
-    host.trim_end_matches('.')
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase()
 }
 
 /// Bytes for people: short printable text quoted, else a length and a digest-like summary.
