@@ -654,6 +654,151 @@ mod tests {
         );
     }
 
+    /// The curl target from `targets/curl`, or `None` (and why, printed) when
+    /// curl or python3 is not installed here.
+    #[allow(clippy::print_stderr)]
+    fn curl() -> Option<DriverTarget> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets");
+        let spec = TargetSpec::find("curl", &root).expect("targets/curl is a valid target");
+        let missing = spec.missing_requirements();
+        if missing.is_empty() {
+            Some(DriverTarget::new(spec))
+        } else {
+            eprintln!("skipped: not installed here: {}", missing.join(", "));
+            None
+        }
+    }
+
+    fn rule(on: &str, status: u16, headers: &[(&str, &str)], body: Option<&str>) -> crate::case::OriginRule {
+        crate::case::OriginRule {
+            on: on.to_owned(),
+            method: None,
+            reply: crate::case::Reply {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+                body: body.map(|b| crate::case::Body::Text(b.to_owned())),
+            },
+        }
+    }
+
+    /// An origin serving `rules`, and a plan reaching it the way the curl target does.
+    async fn world(
+        rules: Vec<crate::case::OriginRule>,
+        steps: Vec<PlanStep>,
+        files: &Path,
+    ) -> (crate::origin::Origin, Plan) {
+        let ca = std::sync::Arc::new(crate::origin::TestCa::new().expect("test CA"));
+        let ca_file = files.join("ca.pem");
+        ca.write_pem(&ca_file).expect("write CA");
+        let state_dir = files.join("state");
+        std::fs::create_dir(&state_dir).expect("state folder");
+        let origin = crate::origin::Origin::start(rules, Vec::new(), ca, crate::origin::Limits::default())
+            .await
+            .expect("origin starts");
+        let plan = Plan {
+            case: "driver/curl".to_owned(),
+            profile: Profile::Rfc9110,
+            steps,
+            proxy: origin.proxy_url(),
+            connect_to: origin.addr(),
+            ca_file,
+            state_dir,
+            preload: Vec::new(),
+        };
+        (origin, plan)
+    }
+
+    #[tokio::test]
+    async fn curl_keeps_post_and_its_body_across_307() {
+        let Some(curl) = curl() else { return };
+        let files = tempfile::tempdir().expect("tempdir");
+        let rules = vec![
+            rule("https://origin.test/start", 307, &[("Location", "/now")], None),
+            rule("https://origin.test/now", 200, &[], Some("done")),
+        ];
+        let mut post = step("POST", "https://origin.test/start");
+        post.headers = vec![(
+            "Content-Type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        )];
+        post.body = b"a=1&b=%00".to_vec();
+        let (origin, plan) = world(rules, vec![post], files.path()).await;
+
+        let run = curl.run(&plan).await.expect("curl answers");
+
+        let result = &run.steps[0];
+        assert_eq!(result.error, None, "stderr: {}", run.stderr);
+        assert_eq!(result.status, Some(200));
+        assert_eq!(result.url.as_deref(), Some("https://origin.test/now"));
+        assert_eq!(result.body, b"done");
+        assert!(result
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("content-length") && v == "4"));
+        let hops = origin.hops();
+        assert_eq!(hops.len(), 2, "{hops:?}");
+        for hop in &hops {
+            assert_eq!(
+                (hop.scheme.as_str(), hop.host.as_str(), hop.port),
+                ("https", "origin.test", 443)
+            );
+            assert_eq!(hop.arrival, crate::origin::Arrival::Direct);
+            assert_eq!(hop.method, "POST");
+            assert_eq!(hop.body, b"a=1&b=%00");
+            assert_eq!(hop.sni.as_deref(), Some("origin.test"));
+        }
+        assert_eq!(hops[1].target, "/now");
+        assert!(run.stderr.contains("$ curl -q"), "{}", run.stderr);
+        assert_eq!(run.unsupported, BTreeSet::from([Feature::StreamedBody]));
+        assert!(curl.version().starts_with("curl "), "{}", curl.version());
+    }
+
+    #[tokio::test]
+    async fn curl_keeps_hsts_across_the_steps_of_a_plan() {
+        let Some(curl) = curl() else { return };
+        let files = tempfile::tempdir().expect("tempdir");
+        let sts = [("Strict-Transport-Security", "max-age=600")];
+        let rules = vec![
+            rule("https://learned.test/", 200, &sts, Some("secure")),
+            rule("http://learned.test/again", 200, &[], Some("plain")),
+            rule("https://learned.test/again", 200, &[], Some("upgraded")),
+            rule("http://sub.preloaded.test/", 200, &[], Some("plain")),
+            rule("https://sub.preloaded.test/", 200, &[], Some("upgraded")),
+        ];
+        let steps = vec![
+            step("GET", "https://learned.test/"),
+            step("GET", "http://learned.test/again"),
+            step("GET", "http://sub.preloaded.test/"),
+        ];
+        let (origin, mut plan) = world(rules, steps, files.path()).await;
+        plan.preload = vec![Preload {
+            host: "preloaded.test".to_owned(),
+            include_subdomains: true,
+        }];
+
+        let run = curl.run(&plan).await.expect("curl answers");
+
+        let bodies: Vec<&[u8]> = run.steps.iter().map(|s| s.body.as_slice()).collect();
+        assert_eq!(
+            bodies,
+            [&b"secure"[..], b"upgraded", b"upgraded"],
+            "stderr: {}",
+            run.stderr
+        );
+        let urls: Vec<String> = origin.hops().iter().map(|hop| hop.url()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://learned.test/",
+                "https://learned.test/again",
+                "https://sub.preloaded.test/"
+            ]
+        );
+    }
+
     /// Wait until process `pid` no longer runs (gone, or a zombie about to be reaped).
     async fn wait_gone(pid: u32) {
         for _ in 0..1000 {
