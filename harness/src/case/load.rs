@@ -262,6 +262,24 @@ method = "POST"
     }
 
     #[test]
+    fn unknown_key_far_from_any_lists_the_expected_ones() {
+        let src = GOOD.replace("body = \"a=1\"", "zzz = 1");
+        let err = parse_case("x", Path::new("x.toml"), &src, &catalogue()).expect_err("unknown key");
+        assert_eq!(err.message, "unknown key `zzz`");
+        let help = err.help.unwrap_or_default();
+        assert!(help.starts_with("expected one of `method`, `url`, `headers`"), "{help}");
+    }
+
+    #[test]
+    fn missing_key_names_the_table_it_belongs_to() {
+        let src = GOOD.replace("url = \"http://origin.test/start\"\n", "");
+        let err = parse_case("x", Path::new("x.toml"), &src, &catalogue()).expect_err("missing url");
+        assert_eq!(err.message, "missing key `url`");
+        assert_eq!(err.key.as_deref(), Some("step[0].url"));
+        assert_eq!((err.line, err.column), (4, 1));
+    }
+
+    #[test]
     fn suite_loads_good_cases_and_reports_bad_ones() {
         let dir = suite_dir(&[
             ("redirect/307/post-keeps-body.toml", GOOD),

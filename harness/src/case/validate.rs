@@ -630,6 +630,14 @@ status = 200
         "step = []\n",
         (4, 8), Some("step"), "the case has no steps", "`[[step]]`"
     )]
+    #[case::body_form(
+        "body = \"a=1\"", "body = { text = \"a=1\" }",
+        (8, 8), Some("step[0].body"), "invalid value", "`{ cycle = N }`"
+    )]
+    #[case::grade_form(
+        "[[expect.result]]\nstatus = 200\n", "[[expect.result]]\nstatus = 200\n\n[[outcome]]\nname = \"n\"\ngrade = \"ok\"\n",
+        (29, 9), Some("outcome[0].grade"), "invalid value", "`pass`, `fail`, `warn` or `info`"
+    )]
     #[case::misspelt_key(
         "body = \"a=1\"", "hedaers = []",
         (8, 1), Some("step[0].hedaers"), "unknown key `hedaers`", "did you mean `headers`?"
