@@ -46,10 +46,9 @@ def method_arguments(method, body, body_file):
     when no dedicated option exists; curl then sends it on every hop."""
     if method == "GET" and not body:
         return []
-    if method == "HEAD" and not body:
-        return ["-I"]
     if method == "HEAD":
-        raise DriverError("curl cannot send HEAD with a body (-I and --data-binary exclude each other)")
+        # With a body this is what a user would try; curl refuses it itself.
+        return ["-I"] + (["--data-binary", "@" + body_file] if body else [])
     if method == "POST":
         return ["--data-binary", "@" + body_file]
     args = ["-X", method]
@@ -97,7 +96,7 @@ def run_step(plan, step, hsts_file, env, scratch):
         if os.path.exists(stale):
             os.remove(stale)
 
-    args = [CURL, "-q", "-sS", "--connect-to", "::" + plan["connect_to"], "--cacert", plan["ca_file"]]
+    args = [CURL, "-q", "--no-progress-meter", "--connect-to", "::" + plan["connect_to"], "--cacert", plan["ca_file"]]
     args += ["--hsts", hsts_file]
     if step.get("follow"):
         args.append("-L")
