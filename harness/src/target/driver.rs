@@ -267,32 +267,41 @@ impl Driver {
 /// file by the time the line arrives, so each plan gets its own text.
 struct StderrLog {
     file: std::fs::File,
+    /// Bytes already handed out.
+    taken: u64,
 }
 
 impl StderrLog {
+    /// The file is emptied when a take finds it this long; a line written in
+    /// that very moment can be lost, so it happens rarely.
+    const RECYCLE_AT: u64 = 8 << 20;
+
     fn new() -> io::Result<(StderrLog, Stdio)> {
-        // Append mode, so the driver keeps writing at the end after `take` truncates.
+        // Append mode, so the driver keeps writing at the end after the file is emptied.
         let file = tempfile::Builder::new()
             .prefix("hopcheck-driver-stderr-")
             .append(true)
             .tempfile()?
             .into_file();
         let child_end = file.try_clone()?;
-        Ok((StderrLog { file }, Stdio::from(child_end)))
+        Ok((StderrLog { file, taken: 0 }, Stdio::from(child_end)))
     }
 
     /// Everything written since the last take (its last [`MAX_STDERR`] bytes).
-    fn take(&self) -> String {
+    fn take(&mut self) -> String {
         let len = self.file.metadata().map_or(0, |m| m.len());
-        let start = len.saturating_sub(MAX_STDERR);
+        let start = self.taken.max(len.saturating_sub(MAX_STDERR)).min(len);
+        let skipped = start - self.taken.min(start);
         let mut bytes = vec![0; usize::try_from(len - start).unwrap_or(0)];
         let read = self.file.read_at(&mut bytes, start).unwrap_or(0);
         bytes.truncate(read);
-        // Keeping old text is better than failing the plan over it.
-        let _ = self.file.set_len(0);
+        self.taken = start + read as u64;
+        if self.taken >= StderrLog::RECYCLE_AT && self.file.set_len(0).is_ok() {
+            self.taken = 0;
+        }
         let text = String::from_utf8_lossy(&bytes);
-        if start > 0 {
-            format!("[{start} earlier bytes dropped]\n{text}")
+        if skipped > 0 {
+            format!("[{skipped} earlier bytes dropped]\n{text}")
         } else {
             text.into_owned()
         }
@@ -552,6 +561,23 @@ mod tests {
             "{err:?}"
         );
         target.run(&simple("after", state.path())).await.expect("answer");
+    }
+
+    #[tokio::test]
+    async fn long_stderr_keeps_its_end() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py");
+        let run = target.run(&simple("chatty", state.path())).await.expect("answer");
+        let dropped = "faulty: plan chatty\n".len() + 100_000 + "\nlast line\n".len() - (64 << 10);
+        assert!(
+            run.stderr
+                .starts_with(&format!("[{dropped} earlier bytes dropped]\nxxx")),
+            "{:.80}",
+            run.stderr
+        );
+        assert!(run.stderr.ends_with("x\nlast line\n"));
+        let next = target.run(&simple("next", state.path())).await.expect("answer");
+        assert_eq!(next.stderr, "faulty: plan next\n");
     }
 
     #[tokio::test]
