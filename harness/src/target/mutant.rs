@@ -44,10 +44,16 @@ mutants! {
     KeepPostOn301 => "RFC 9110 §15.4.2 note, Fetch redirect step 12: POST becomes GET after a 301",
     /// A 302 after POST repeats POST and its body.
     KeepPostOn302 => "RFC 9110 §15.4.3 note, Fetch redirect step 12: POST becomes GET after a 302",
-    /// A 301 after PUT becomes GET without body.
+    /// A 301 after PUT (or any method but GET, HEAD) becomes GET without body.
     RewritePutOn301 => "RFC 9110 §15.4.2: only POST may be rewritten; other methods are kept on a 301",
-    /// A 302 after PUT becomes GET without body.
+    /// A 302 after PUT (or any method but GET, HEAD) becomes GET without body.
     RewritePutOn302 => "RFC 9110 §15.4.3: only POST may be rewritten; other methods are kept on a 302",
+    /// A 301 or 302 after HEAD becomes GET.
+    HeadToGetOn301Or302 => "RFC 9110 §15.4.2, §15.4.3: only POST may be rewritten; HEAD is kept",
+    /// A 301 follow-up keeps the method (other than POST) but sends no body.
+    DropBodyOn301 => "RFC 9110 §15.4.2: a 301 follow-up of a method other than POST repeats the body",
+    /// A 302 follow-up keeps the method (other than POST) but sends no body.
+    DropBodyOn302 => "RFC 9110 §15.4.3: a 302 follow-up of a method other than POST repeats the body",
     /// A request rewritten to GET still carries the original body.
     KeepBodyOnRewrite => "RFC 9110 §15.4 item 5, Fetch redirect step 12: a request rewritten to GET has no body",
     /// A request rewritten to GET keeps Content-Type and the other content fields.
@@ -114,6 +120,11 @@ mutants! {
     HstsDropsExplicitPort => "RFC 6797 §8.3 step 5: another explicit port is preserved",
     /// An upgraded URL without port gets an explicit `:443`.
     HstsAddsPort443 => "RFC 6797 §8.3 step 5: no port is added when none was explicit",
+    /// A forgiving STS parser: directives split on `;` or `,`, quotes need not
+    /// close, max-age is read from its leading digits.
+    HstsLenientSyntax => "RFC 6797 §6.1 item 4: a field not matching the grammar is ignored",
+    /// A missing or unreadable max-age counts as one year.
+    HstsDefaultMaxAge => "RFC 6797 §6.1.1: max-age is required and is 1*DIGIT",
     /// STS over plain HTTP is noted.
     HstsOverPlainHttp => "RFC 6797 §8.1: STS received over non-secure transport is ignored",
     /// IP-literal hosts are noted and matched.

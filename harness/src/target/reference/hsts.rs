@@ -54,7 +54,14 @@ pub struct ParseQuirks {
     pub reject_quoted: bool,
     /// A repeated directive is accepted; the last one counts.
     pub allow_repeats: bool,
+    /// Forgiving syntax: split on `;` or `,`, max-age from its leading digits.
+    pub lenient: bool,
+    /// A missing or unreadable max-age means one year.
+    pub default_max_age: bool,
 }
+
+/// The max-age a forgiving parser assumes (the `HstsDefaultMaxAge` mutant).
+const ASSUMED_MAX_AGE: u64 = 365 * 24 * 3600;
 
 impl ParseQuirks {
     pub fn of(rules: Rules) -> ParseQuirks {
@@ -62,6 +69,8 @@ impl ParseQuirks {
             case_sensitive: rules.breaks(Mutant::HstsRequiresLowercase),
             reject_quoted: rules.breaks(Mutant::HstsRejectsQuoted),
             allow_repeats: rules.breaks(Mutant::HstsAcceptsDuplicates),
+            lenient: rules.breaks(Mutant::HstsLenientSyntax),
+            default_max_age: rules.breaks(Mutant::HstsDefaultMaxAge),
         }
     }
 }
@@ -69,6 +78,52 @@ impl ParseQuirks {
 /// Parse one STS field value by the RFC 6797 §6.1 grammar (implied LWS
 /// between elements, directives separated by `;`, empty directives allowed).
 pub fn parse_sts(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, StsError> {
+    let parsed = if quirks.lenient {
+        parse_sts_leniently(value)
+    } else {
+        parse_sts_strictly(value, quirks)
+    };
+    match parsed {
+        Err(StsError::NoMaxAge | StsError::BadMaxAge { .. }) if quirks.default_max_age => {
+            // The forgiving reading still honours a well-formed includeSubDomains.
+            let include_subdomains = value
+                .split(';')
+                .any(|d| d.trim().eq_ignore_ascii_case("includesubdomains"));
+            Ok(StsPolicy {
+                max_age: ASSUMED_MAX_AGE,
+                include_subdomains,
+            })
+        }
+        other => other,
+    }
+}
+
+/// A common forgiving parser (the `HstsLenientSyntax` mutant).
+fn parse_sts_leniently(value: &str) -> Result<StsPolicy, StsError> {
+    let mut max_age = None;
+    let mut include_subdomains = false;
+    for directive in value.split([';', ',']) {
+        let (name, val) = directive.split_once('=').unwrap_or((directive, ""));
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("max-age") {
+            let digits: String = val
+                .trim()
+                .trim_matches('"')
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            max_age = delta_seconds(&digits).or(max_age);
+        } else if name.eq_ignore_ascii_case("includesubdomains") {
+            include_subdomains = true;
+        }
+    }
+    Ok(StsPolicy {
+        max_age: max_age.ok_or(StsError::NoMaxAge)?,
+        include_subdomains,
+    })
+}
+
+fn parse_sts_strictly(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, StsError> {
     let mut cursor = Cursor {
         text: value.as_bytes(),
         at: 0,
@@ -88,7 +143,13 @@ pub fn parse_sts(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, StsError
         cursor.skip_ows();
         let directive_value = if cursor.eat(b'=') {
             cursor.skip_ows();
-            Some(cursor.value().ok_or(StsError::Syntax { at: cursor.at })?)
+            match cursor.value() {
+                Some(value) => Some(value),
+                None if name.eq_ignore_ascii_case("max-age") => {
+                    return Err(StsError::BadMaxAge { value: String::new() })
+                }
+                None => return Err(StsError::Syntax { at: cursor.at }),
+            }
         } else {
             None
         };
@@ -424,6 +485,32 @@ mod tests {
             ..ParseQuirks::default()
         };
         assert_eq!(parse_sts("max-age=5; max-age=9", repeats).map(|p| p.max_age), Ok(9));
+        let lenient = ParseQuirks {
+            lenient: true,
+            ..ParseQuirks::default()
+        };
+        for field in [
+            "max-age=60, includeSubDomains",
+            "max-age=1.5",
+            "max-age=5 6",
+            "max-age=60; foo=\"bar",
+        ] {
+            assert!(parse_sts(field, lenient).is_ok(), "{field}");
+        }
+        let default_max_age = ParseQuirks {
+            default_max_age: true,
+            ..ParseQuirks::default()
+        };
+        for field in [
+            "",
+            "max-age",
+            "max-age=",
+            "max-age=-1",
+            "max-age=abc",
+            "includeSubDomains",
+        ] {
+            assert!(parse_sts(field, default_max_age).is_ok(), "{field}");
+        }
     }
 
     const STRICT: Rules = Rules {

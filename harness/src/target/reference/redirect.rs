@@ -251,8 +251,11 @@ fn method_change(rules: Rules, status: u16, method: &str) -> MethodChange {
         301 if is("POST") && rules.breaks(Mutant::KeepPostOn301) => keep,
         302 if is("POST") && rules.breaks(Mutant::KeepPostOn302) => keep,
         301 | 302 if is("POST") => to("GET"),
-        301 if is("PUT") && rules.breaks(Mutant::RewritePutOn301) => to("GET"),
-        302 if is("PUT") && rules.breaks(Mutant::RewritePutOn302) => to("GET"),
+        301 | 302 if is("HEAD") && rules.breaks(Mutant::HeadToGetOn301Or302) => to("GET"),
+        301 if !is("GET") && !is("HEAD") && rules.breaks(Mutant::RewritePutOn301) => to("GET"),
+        302 if !is("GET") && !is("HEAD") && rules.breaks(Mutant::RewritePutOn302) => to("GET"),
+        301 if rules.breaks(Mutant::DropBodyOn301) => lose_body,
+        302 if rules.breaks(Mutant::DropBodyOn302) => lose_body,
         _ => keep,
     }
 }
