@@ -67,6 +67,14 @@ mutants! {
     StaleHost => "RFC 9110 §7.2, §15.4 item 2: Host is regenerated for the new target",
     /// Each Location of a chain is resolved against the step's URL instead of the URL that produced it.
     ResolveAgainstFirstUrl => "RFC 9110 §10.2.2, RFC 3986 §5.1.3: Location resolves against the URI that got the 3xx",
+    /// Relative paths merge with the whole base path, as if it ended in `/`.
+    ResolveAgainstFullPath => "RFC 3986 §5.2.3: merging drops the base's last segment",
+    /// Dot segments are removed from the query too.
+    DotSegmentsInQuery => "RFC 3986 §5.2.4 note, §5.4.2: the query is split off before dot segments are removed",
+    /// `http:g` is read as the relative `g` (the backward-compatible reading).
+    SameSchemeRelative => "RFC 3986 §5.2.2, §5.4.2: a strict parser keeps `http:g` as an absolute URI",
+    /// Locations are parsed and resolved by the WHATWG URL Standard under the rfc9110 profile.
+    WhatwgUnderRfc9110 => "RFC 3986 §5.2, RFC 9110 §10.2.2: a Location is a URI-reference resolved by RFC 3986",
     /// Relative references are glued to the base's directory without removing dot segments.
     NaiveResolve => "RFC 3986 §5.2.2–5.2.4: references resolve by the algorithm, dot segments removed",
     /// A Location without fragment loses the current fragment.
@@ -88,6 +96,9 @@ mutants! {
     /// Dropped credentials come back when the chain returns to the first origin (A→B→A).
     ReaddCredentialsOnReturn => "RFC 9110 §15.4 item 3: once a chain left the origin, it cannot be \
         trusted to bring credentials back",
+    /// Credentials are dropped on every redirect, same origin included.
+    DropCredentialsSameOrigin => "RFC 9110 §15.4 item 3: credentials are removed only where a redirect has \
+        security implications (another origin)",
     /// Only the host is compared: a scheme or port change keeps the credentials.
     HostOnlyOriginCheck => "Fetch redirect step 13, RFC 6454 §4: an origin is scheme, host and port",
 
@@ -96,7 +107,10 @@ mutants! {
     FollowNonHttpSchemes => "Fetch redirect step 6: a non-HTTP(S) Location is a network error",
     /// A 3xx without Location is taken as `Location: ` (the current URL) and re-requested.
     FollowWithoutLocation => "RFC 9110 §15.4: a 3xx without Location is not followed",
-    /// 300, 305, 306 and unknown 3xx are followed when they carry a Location.
+    /// A 3xx without Location is an error instead of the final response.
+    ErrorWithoutLocation => "RFC 9110 §15.4, Fetch HTTP-redirect fetch step 4: a 3xx without Location \
+        is returned as the response",
+    /// 300, 304, 305, 306 and unknown 3xx are followed when they carry a Location.
     FollowUnknown3xx => "Fetch redirect status; RFC 9110 §15: only 301, 302, 303, 307, 308 are followed",
     /// An unparseable Location or several Location fields end the step as a success.
     FinalOnBadLocation => "RFC 9110 §10.2.2 note, Fetch location URL step 3: an invalid or duplicated \
@@ -136,7 +150,7 @@ mutants! {
         congruent host is covered",
     /// A field with a repeated directive is accepted (the last one counts).
     HstsAcceptsDuplicates => "RFC 6797 §6.1 item 2: a field with a repeated directive is invalid",
-    /// max-age=0 neither deletes nor notes anything: an existing entry stays.
+    /// max-age=0 is not special: it notes (or keeps) the host for the session.
     HstsIgnoresMaxAgeZero => "RFC 6797 §6.1.1 note, §8.1: max-age=0 deletes the Known HSTS Host",
     /// Redirect targets are not upgraded, only the step's URL.
     HstsSkipsRedirectTargets => "RFC 6797 §8.3: every http URI of a Known HSTS Host is upgraded, \
@@ -155,6 +169,9 @@ mutants! {
     HstsSoftFail => "RFC 6797 §8.4, §12.1: any TLS error to a Known HSTS Host is fatal, without recourse",
     /// An includeSubDomains entry matches any host ending in its name (`xh.test` matches `h.test`).
     HstsSuffixMatch => "RFC 6797 §8.2: superdomain matching is label-wise",
+    /// An entry also covers the superdomains of its host.
+    HstsMatchesSuperdomain => "RFC 6797 §8.2: an entry covers its host and, with includeSubDomains, \
+        its subdomains; never its superdomains",
     /// A subdomain's STS also updates (or deletes) an includeSubDomains superdomain entry.
     HstsSubdomainUpdatesParent => "RFC 6797 §8.1.1: a subdomain's STS never changes a superdomain's entry",
     /// A response without STS forgets the host.

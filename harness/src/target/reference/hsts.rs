@@ -326,13 +326,14 @@ impl HstsStore {
             );
         }
         for name in names {
-            if policy.max_age == 0 {
-                if !rules.breaks(Mutant::HstsIgnoresMaxAgeZero) {
+            let expires = match policy.max_age {
+                0 if rules.breaks(Mutant::HstsIgnoresMaxAgeZero) => None,
+                0 => {
                     self.entries.remove(&name);
+                    continue;
                 }
-                continue;
-            }
-            let expires = now.checked_add(Duration::from_secs(policy.max_age));
+                seconds => now.checked_add(Duration::from_secs(seconds)),
+            };
             self.entries.insert(
                 name,
                 Entry {
@@ -366,7 +367,8 @@ impl HstsStore {
             } else {
                 is_superdomain(&host, name)
             };
-            *name == host || (covers_subdomains && below)
+            let above = rules.breaks(Mutant::HstsMatchesSuperdomain) && is_superdomain(name, &host);
+            *name == host || (covers_subdomains && below) || above
         })
     }
 

@@ -81,6 +81,8 @@ pub enum Next {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RedirectError {
+    /// A 3xx without Location (only the `ErrorWithoutLocation` mutant calls this an error).
+    MissingLocation { status: u16 },
     /// More than one Location field (RFC 9110 §10.2.2 note; Fetch: network error).
     SeveralLocations { count: usize },
     /// The Location does not resolve to a URL.
@@ -96,6 +98,7 @@ pub enum RedirectError {
 impl fmt::Display for RedirectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RedirectError::MissingLocation { status } => write!(f, "{status} without Location"),
             RedirectError::SeveralLocations { count } => write!(f, "{count} Location fields"),
             RedirectError::BadLocation(e) => write!(f, "bad Location: {e}"),
             RedirectError::BadTarget(e) => write!(f, "bad redirect target: {e}"),
@@ -120,8 +123,10 @@ pub fn next(
     if !(300..400).contains(&status) {
         return Ok(Next::Final);
     }
-    let followable =
-        matches!(status, 301 | 302 | 303 | 307 | 308) || (rules.breaks(Mutant::FollowUnknown3xx) && status != 304);
+    if locations.is_empty() && rules.breaks(Mutant::ErrorWithoutLocation) {
+        return Err(RedirectError::MissingLocation { status });
+    }
+    let followable = matches!(status, 301 | 302 | 303 | 307 | 308) || rules.breaks(Mutant::FollowUnknown3xx);
     if !followable {
         return Ok(Next::Final);
     }
@@ -190,17 +195,39 @@ fn target_url(rules: Rules, chain: &Chain, request: &Request, location: &str) ->
     } else {
         &request.url
     };
-    let base = base_url.without_fragment();
-    let resolved = if rules.breaks(Mutant::NaiveResolve) {
+    let mut base = base_url.without_fragment();
+    let url_profile = if rules.breaks(Mutant::WhatwgUnderRfc9110) {
+        Profile::Fetch
+    } else {
+        rules.profile
+    };
+    if rules.breaks(Mutant::ResolveAgainstFullPath) {
+        let mut whole = base_url.clone();
+        whole.fragment = None;
+        whole.query = None;
+        if !whole.path.ends_with('/') {
+            whole.path.push('/');
+        }
+        base = whole.to_string();
+    }
+    let same_scheme = format!("{}:", base_url.scheme.as_str());
+    let location = match location.strip_prefix(&same_scheme) {
+        Some(rest) if rules.breaks(Mutant::SameSchemeRelative) && !rest.starts_with("//") => rest,
+        _ => location,
+    };
+    let mut resolved = if rules.breaks(Mutant::NaiveResolve) {
         resolve::resolve_naive(&base, location)
     } else {
-        resolve::resolve(rules.profile, &base, location).map_err(RedirectError::BadLocation)?
+        resolve::resolve(url_profile, &base, location).map_err(RedirectError::BadLocation)?
     };
+    if rules.breaks(Mutant::DotSegmentsInQuery) {
+        resolved = resolve::remove_dot_segments_through_query(&resolved);
+    }
     let leniency = Leniency {
         userinfo: rules.breaks(Mutant::AcceptUserinfo),
         empty_host: rules.breaks(Mutant::AcceptEmptyHost),
     };
-    let mut target = RequestUrl::parse(rules.profile, &resolved, leniency).map_err(RedirectError::BadTarget)?;
+    let mut target = RequestUrl::parse(url_profile, &resolved, leniency).map_err(RedirectError::BadTarget)?;
     let current = &request.url.fragment;
     target.fragment = match (target.fragment.take(), current) {
         (None, _) if rules.breaks(Mutant::NoFragmentInheritance) => None,
@@ -265,7 +292,9 @@ fn method_change(rules: Rules, status: u16, method: &str) -> MethodChange {
 /// agent cannot know the foreign hops in between were trustworthy, and the
 /// chain from there on is under another origin's control.
 fn apply_credential_rules(rules: Rules, chain: &mut Chain, previous: &Request, follow: &mut Request) {
-    let crossed = if rules.breaks(Mutant::HostOnlyOriginCheck) {
+    let crossed = if rules.breaks(Mutant::DropCredentialsSameOrigin) {
+        true
+    } else if rules.breaks(Mutant::HostOnlyOriginCheck) {
         previous.url.normalized_host() != follow.url.normalized_host()
     } else {
         previous.url.origin() != follow.url.origin()

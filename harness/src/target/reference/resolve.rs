@@ -90,6 +90,56 @@ pub fn resolve_naive(base: &str, reference: &str) -> String {
     format!("{scheme}://{authority}{dir}{reference}")
 }
 
+/// For the `DotSegmentsInQuery` mutant: RFC 3986 §5.2.4 run over path and
+/// query together, as if the query were part of the path.
+pub fn remove_dot_segments_through_query(uri: &str) -> String {
+    let (without_fragment, fragment) = match uri.split_once('#') {
+        Some((u, f)) => (u, Some(f)),
+        None => (uri, None),
+    };
+    let Some((scheme, rest)) = without_fragment.split_once("://") else {
+        return uri.to_owned();
+    };
+    let path_start = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(path_start);
+    let mut out = format!("{scheme}://{authority}{}", remove_dot_segments(path));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// RFC 3986 §5.2.4 on an absolute path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut output: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing_slash = false;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." => trailing_slash = i == last,
+            ".." => {
+                output.pop();
+                trailing_slash = i == last;
+            }
+            s => {
+                output.push(s);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut joined = String::new();
+    for segment in &output {
+        joined.push('/');
+        joined.push_str(segment);
+    }
+    if trailing_slash || joined.is_empty() {
+        joined.push('/');
+    }
+    joined
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +205,20 @@ mod tests {
         assert_eq!(resolve_whatwg(base, "/\\evil.test").unwrap(), "http://evil.test/");
         assert_eq!(resolve_whatwg(base, "http:///x").unwrap(), "http://x/");
         assert_eq!(resolve_whatwg(base, "/%2e%2e/g").unwrap(), "http://a/g");
+    }
+
+    #[test]
+    fn dot_removal_through_the_query_eats_query_dots() {
+        assert_eq!(
+            remove_dot_segments_through_query("http://a/b/c/g?y/./x#s"),
+            "http://a/b/c/g?y/x#s"
+        );
+        assert_eq!(
+            remove_dot_segments_through_query("http://a/b/c/g?y/../x"),
+            "http://a/b/c/x"
+        );
+        assert_eq!(remove_dot_segments_through_query("http://a/b/c/"), "http://a/b/c/");
+        assert_eq!(remove_dot_segments_through_query("http://a"), "http://a/");
     }
 
     #[test]
