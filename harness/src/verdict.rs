@@ -219,12 +219,12 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
     let level = evidence
         .iter()
         .filter_map(|m| catalogue.get(&m.rule))
-        .map(|r| r.level)
+        .map(|r| r.level.under(profile))
         .min()
-        .unwrap_or_else(|| case_level(case, catalogue));
-    let kind = match (level, profile) {
-        (Level::Must, _) | (Level::Fetch, Profile::Fetch) => VerdictKind::Fail,
-        (Level::Should, _) => VerdictKind::Warn,
+        .unwrap_or_else(|| case_level(case, catalogue).under(profile));
+    let kind = match level {
+        Level::Must => VerdictKind::Fail,
+        Level::Should => VerdictKind::Warn,
         _ => VerdictKind::Info,
     };
     let detail = evidence

@@ -143,16 +143,17 @@ fn case_file(status: u16, method: &str, body: &BodyKind, scheme: &str) -> String
     let _ = writeln!(out);
     let _ = writeln!(out, "[[origin]]");
     let _ = writeln!(out, "on = \"{scheme}://origin.test/start\"");
+    // The follow-up goes to another host, so that `Host` must be regenerated (RED-HOST).
     let _ = writeln!(
         out,
-        "reply = {{ status = {status}, headers = [[\"Location\", \"/next\"]], body = \"moved\" }}"
+        "reply = {{ status = {status}, headers = [[\"Location\", \"{scheme}://next.test/next\"]], body = \"moved\" }}"
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "[[origin]]");
-    let _ = writeln!(out, "on = \"{scheme}://origin.test/next\"");
+    let _ = writeln!(out, "on = \"{scheme}://next.test/next\"");
     let _ = writeln!(out, "reply = {{ status = 200, body = \"done\" }}");
-    let final_url = format!("{scheme}://origin.test/next");
-    let host_line = "header.equal = [[\"Host\", \"origin.test\"]]";
+    let final_url = format!("{scheme}://next.test/next");
+    let host_line = "header.equal = [[\"Host\", \"next.test\"]]";
     if keeps {
         outcome(
             &mut out,

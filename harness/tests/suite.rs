@@ -168,9 +168,12 @@ fn every_case_can_fail(cases: &[Case], catalogue: &Arc<Catalogue>, profiles: &[P
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let table = runtime.block_on(mutation::analyse(runner(), cases, catalogue, profiles, CHECK, || {}));
+    let table = runtime.block_on(mutation::analyse(runner(), cases, catalogue, profiles, CHECK, |_| {}));
     let mut problems = Vec::new();
     for (id, kills) in &table {
+        if let Some(why) = &kills.broke {
+            problems.push(format!("{id}: {why}"));
+        }
         if kills.needs_a_kill() && kills.killed_by.is_empty() {
             problems.push(format!("{id}: no mutant fails it"));
         }

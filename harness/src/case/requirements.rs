@@ -20,6 +20,7 @@ pub const CATALOGUE_ID: &str = "requirements";
 pub const SIDES: [&str; 3] = ["client", "server", "both"];
 
 /// How binding a requirement is; decides the verdict when no outcome matches.
+/// Ordered strongest first (`Fetch` binds like `Must` under the fetch profile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
@@ -27,12 +28,24 @@ pub enum Level {
     Must,
     /// SHOULD / SHOULD NOT: a miss is `warn`.
     Should,
-    /// MAY: behaviour recorded as `info`.
-    May,
     /// WHATWG Fetch/URL only: `fail` under the fetch profile, `info` under rfc9110.
     Fetch,
+    /// MAY: behaviour recorded as `info`.
+    May,
     /// No rule; behaviour recorded.
     Info,
+}
+
+impl Level {
+    /// The level as it binds under `profile`: Fetch rules bind like MUSTs
+    /// under the fetch profile and decide nothing under rfc9110.
+    pub fn under(self, profile: super::Profile) -> Level {
+        match (self, profile) {
+            (Level::Fetch, super::Profile::Fetch) => Level::Must,
+            (Level::Fetch, super::Profile::Rfc9110) => Level::Info,
+            (level, _) => level,
+        }
+    }
 }
 
 /// One requirement.

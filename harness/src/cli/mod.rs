@@ -34,6 +34,8 @@ enum Command {
     Mutants(mutants::MutantsArgs),
     /// Print a case, its rules, and the transcript of one run.
     Explain(explain::ExplainArgs),
+    /// Print the JSON schema of case files (what suites/schema.json holds).
+    Schema,
 }
 
 /// Options shared by the commands that load a suite.
@@ -67,6 +69,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Run(args) => run::run(args),
         Command::Mutants(args) => mutants::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Schema => {
+            print!("{}", case::schema::schema_json());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

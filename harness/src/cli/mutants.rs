@@ -42,10 +42,10 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
     let profiles = profiles(args.profile);
     let runner = Arc::new(Runner::new(RunConfig::default()).map_err(|e| e.to_string())?);
     let catalogue = Arc::new(suite.catalogue.clone());
-    let total = cases.len() * profiles.len() * (1 + Mutant::ALL.len());
-    let bar = progress::bar(total, "mutants");
-    let table = runtime()?.block_on(mutation::analyse(&runner, &cases, &catalogue, &profiles, FULL, || {
-        bar.inc(1)
+    let bar = progress::bar(cases.len(), "mutants");
+    let table = runtime()?.block_on(mutation::analyse(&runner, &cases, &catalogue, &profiles, FULL, |id| {
+        bar.inc(1);
+        bar.set_message(id.to_owned());
     }));
     bar.finish_and_clear();
 
@@ -69,6 +69,9 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
             format!("killed by {}", killers.join(", "))
         };
         println!("{id}: {line}");
+        if let Some(why) = &kills.broke {
+            println!("  error: {why}");
+        }
         for (profile, result) in &kills.reference_problems {
             println!(
                 "  reference under {}: {}: {}",
