@@ -190,10 +190,14 @@ fn mint(
     let mut params = CertificateParams::default();
     params.distinguished_name.remove(DnType::CommonName);
     params.distinguished_name.push(DnType::CommonName, name);
-    params.subject_alt_names = vec![match name.parse::<IpAddr>() {
-        Ok(ip) => SanType::IpAddress(ip),
-        Err(_) => SanType::DnsName(name.try_into()?),
-    }];
+    // `a,b` names several subjects at once (the no-SNI loopback leaf).
+    params.subject_alt_names = name
+        .split(',')
+        .map(|name| match name.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => Ok(SanType::DnsName(name.try_into()?)),
+        })
+        .collect::<Result<_, rcgen::Error>>()?;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;

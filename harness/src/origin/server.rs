@@ -40,7 +40,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_hops: 64,
+            max_hops: crate::case::validate::MAX_HOPS,
             body_cap: 4 << 20,
         }
     }
@@ -276,7 +276,11 @@ async fn sniff(mut io: BoxIo) -> io::Result<(u8, BoxIo)> {
     ))
 }
 
-/// Choose the certificate from SNI (else the tunnel's host, else 127.0.0.1)
+/// Subjects of the leaf for a direct TLS connection without SNI: clients send
+/// no SNI for IP literals, and the listener serves both loopback addresses.
+const LOOPBACK_SUBJECTS: &str = "127.0.0.1,::1";
+
+/// Choose the certificate from SNI (else the tunnel's host, else both loopback addresses)
 /// and the case's host settings, and complete the handshake.
 async fn accept_tls(shared: &Shared, io: BoxIo, conn: Conn) -> Option<(BoxIo, Conn)> {
     let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io)
@@ -286,7 +290,7 @@ async fn accept_tls(shared: &Shared, io: BoxIo, conn: Conn) -> Option<(BoxIo, Co
     let name = match (&sni, &conn.tunnel) {
         (Some(sni), _) => sni.clone(),
         (None, Some(tunnel)) => tunnel.host.clone(),
-        (None, None) => "127.0.0.1".to_owned(),
+        (None, None) => LOOPBACK_SUBJECTS.to_owned(),
     };
     let kind = shared.certs.get(&name).copied().unwrap_or_default();
     let config = shared.ca.server_config(&name, kind);
