@@ -75,6 +75,9 @@ mutants! {
     SameSchemeRelative => "RFC 3986 §5.2.2, §5.4.2: a strict parser keeps `http:g` as an absolute URI",
     /// Locations are parsed and resolved by the WHATWG URL Standard under the rfc9110 profile.
     WhatwgUnderRfc9110 => "RFC 3986 §5.2, RFC 9110 §10.2.2: a Location is a URI-reference resolved by RFC 3986",
+    /// Locations are parsed and resolved by RFC 3986 under the fetch profile.
+    Rfc3986UnderFetch => "Fetch location URL step 3, WHATWG URL basic URL parser: a Location is parsed as a URL \
+        against the response's URL",
     /// Relative references are glued to the base's directory without removing dot segments.
     NaiveResolve => "RFC 3986 §5.2.2–5.2.4: references resolve by the algorithm, dot segments removed",
     /// A Location without fragment loses the current fragment.

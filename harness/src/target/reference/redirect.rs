@@ -198,6 +198,8 @@ fn target_url(rules: Rules, chain: &Chain, request: &Request, location: &str) ->
     let mut base = base_url.without_fragment();
     let url_profile = if rules.breaks(Mutant::WhatwgUnderRfc9110) {
         Profile::Fetch
+    } else if rules.breaks(Mutant::Rfc3986UnderFetch) {
+        Profile::Rfc9110
     } else {
         rules.profile
     };
