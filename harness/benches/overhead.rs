@@ -11,19 +11,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hopcheck::case::{self, Case, CertKind, Profile};
 use hopcheck::origin::{Hop, TestCa};
 use hopcheck::runner::{RunConfig, Runner};
 use hopcheck::target::reference::ReferenceAgent;
 use hopcheck::target::Target;
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let repeat: usize = std::env::var("HOPCHECK_BENCH_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1);
+    let repeat: usize = std::env::var("HOPCHECK_BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites");
     let suite = case::load_suite(&root).expect("the suite loads");
     let cases: Vec<Case> = suite
@@ -33,7 +37,10 @@ fn main() {
         .cloned()
         .collect();
     let catalogue = Arc::new(suite.catalogue.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     let runner = Arc::new(Runner::new(RunConfig::default()).expect("runner"));
     let ca = Arc::new(TestCa::new().expect("test CA"));
     let reference = ReferenceAgent::new();
@@ -44,7 +51,10 @@ fn main() {
     let results = rt.block_on(runner.run_all(target, &cases, catalogue.clone(), Profile::Rfc9110, |_| {}));
     let suite_wall = started.elapsed();
 
-    println!("{:<58} {:>10} {:>10} {:>7}", "case (median of runs)", "harness", "bare", "ratio");
+    println!(
+        "{:<58} {:>10} {:>10} {:>7}",
+        "case (median of runs)", "harness", "bare", "ratio"
+    );
     let (mut sum_harness, mut sum_bare, mut ratios) = (Duration::ZERO, Duration::ZERO, Vec::new());
     for (case, first) in cases.iter().zip(&results) {
         if first.hops.is_empty() {
@@ -61,7 +71,13 @@ fn main() {
             t.elapsed()
         }));
         let ratio = harness.as_secs_f64() / bare.as_secs_f64().max(1e-9);
-        println!("{:<58} {:>8.2}ms {:>8.2}ms {:>7.2}", case.id, ms(harness), ms(bare), ratio);
+        println!(
+            "{:<58} {:>8.2}ms {:>8.2}ms {:>7.2}",
+            case.id,
+            ms(harness),
+            ms(bare),
+            ratio
+        );
         sum_harness += harness;
         sum_bare += bare;
         ratios.push(ratio);
@@ -105,13 +121,16 @@ async fn bare_exchange(ca: &Arc<TestCa>, hops: &[Hop]) {
     let server_ca = ca.clone();
     let server = tokio::spawn(async move {
         for (status, tls) in statuses {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| async move {
                 let _ = req.into_body().collect().await;
                 let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"done")));
                 *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
                 if (300..400).contains(&status) {
-                    resp.headers_mut().insert("location", hyper::header::HeaderValue::from_static("/next"));
+                    resp.headers_mut()
+                        .insert("location", hyper::header::HeaderValue::from_static("/next"));
                 }
                 Ok::<_, hyper::Error>(resp)
             });
@@ -134,7 +153,9 @@ async fn bare_exchange(ca: &Arc<TestCa>, hops: &[Hop]) {
 
 async fn send(ca: &Arc<TestCa>, addr: SocketAddr, hop: &Hop) {
     let stream = TcpStream::connect(addr).await.expect("connect");
-    let mut req = hyper::Request::builder().method(hop.method.as_str()).uri(hop.path_and_query.as_str());
+    let mut req = hyper::Request::builder()
+        .method(hop.method.as_str())
+        .uri(hop.path_and_query.as_str());
     for (name, value) in &hop.headers {
         req = req.header(name.as_str(), value.as_str());
     }

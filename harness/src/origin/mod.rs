@@ -14,6 +14,10 @@ mod test_client;
 
 use serde::{Deserialize, Serialize};
 
+/// The scheme of a hop that is a silent connection: the client connected and
+/// waited for the server to speak first (FTP, say), sending no request.
+pub const SILENT_SCHEME: &str = "silent";
+
 /// How a request reached the listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +66,9 @@ pub struct Hop {
 impl Hop {
     /// `scheme://host[:port]path?query`, with the port only when not the default.
     pub fn url(&self) -> String {
+        if self.scheme == SILENT_SCHEME {
+            return "(a connection on which the client sent nothing, waiting for the server to speak first)".to_owned();
+        }
         let default = if self.scheme == "https" { 443 } else { 80 };
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)

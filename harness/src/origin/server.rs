@@ -217,8 +217,13 @@ type PendingTunnel = Arc<Mutex<Option<(OnUpgrade, Tunnel)>>>;
 /// the tunnel. Boxed because it recurses.
 fn serve(shared: Arc<Shared>, io: BoxIo, conn: Conn) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let Ok((first, io)) = sniff(io).await else {
-            return;
+        let (first, io) = match tokio::time::timeout(SERVER_FIRST_WAIT, sniff(io)).await {
+            Ok(Ok(sniffed)) => sniffed,
+            Ok(Err(_)) => return,
+            Err(_) => {
+                record_silent(&shared, &conn);
+                return;
+            }
         };
         let (io, conn) = if first == 0x16 {
             match accept_tls(&shared, io, conn).await {
@@ -258,6 +263,45 @@ fn serve(shared: Arc<Shared>, io: BoxIo, conn: Conn) -> Pin<Box<dyn Future<Outpu
         };
         serve(shared, Box::new(TokioIo::new(upgraded)), inner).await;
     })
+}
+
+/// How long a new connection may stay silent. A client that waits longer is
+/// speaking a protocol where the server talks first (FTP after an `ftp:`
+/// Location, say): the connection is recorded and closed.
+const SERVER_FIRST_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Record a connection on which the client sent nothing, as a hop with
+/// scheme [`super::SILENT_SCHEME`], so that a case sees the client went there.
+fn record_silent(shared: &Shared, conn: &Conn) {
+    let Some(index) = shared.number_hop() else {
+        return;
+    };
+    let (host, port) = conn
+        .tunnel
+        .as_ref()
+        .map(|t| (t.host.clone(), t.port))
+        .unwrap_or_default();
+    shared.record().hops.push(Hop {
+        index,
+        scheme: super::SILENT_SCHEME.to_owned(),
+        host,
+        port,
+        arrival: if conn.tunnel.is_some() {
+            Arrival::Connect
+        } else {
+            Arrival::Direct
+        },
+        method: String::new(),
+        target: String::new(),
+        path_and_query: String::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        body_truncated: false,
+        sni: None,
+        connection: conn.id,
+        status: 0,
+        unscripted: true,
+    });
 }
 
 /// Read the first byte (0x16 opens a TLS handshake) and give back a stream that
