@@ -829,6 +829,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_silent_connection_is_recorded_and_closed() {
+        use tokio::io::AsyncReadExt as _;
+        let origin = origin(vec![rule("http://h.test/a", 200, &[], "")]).await;
+        let mut stream = TcpStream::connect(origin.addr()).await.expect("connect");
+        // The client waits for a greeting, as an FTP client does; the origin
+        // gives up after SERVER_FIRST_WAIT and closes without a byte.
+        let mut buf = [0u8; 16];
+        let read = stream.read(&mut buf).await.unwrap_or(0);
+        assert_eq!(read, 0, "the origin says nothing and closes");
+        let hop = only_hop(&origin);
+        assert_eq!(hop.scheme, crate::origin::SILENT_SCHEME);
+        assert!(hop.unscripted);
+        assert!(hop.url().contains("sent nothing"));
+    }
+
+    #[tokio::test]
     async fn the_hop_cap_answers_508_and_records_nothing_more() {
         let limits = Limits {
             max_hops: 2,
