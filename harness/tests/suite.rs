@@ -11,9 +11,10 @@ use std::sync::{Arc, OnceLock};
 
 use hopcheck::case::{self, Case, Catalogue, Profile};
 use hopcheck::mutation;
-use hopcheck::report::is_failure;
+use hopcheck::report::{self, is_failure, ResultRecord};
 use hopcheck::runner::{RunConfig, Runner};
 use hopcheck::target::resolve::{resolve, Resolved};
+use hopcheck::target::spec::TargetSpec;
 use hopcheck::verdict::VerdictKind;
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -97,7 +98,24 @@ fn main() -> ExitCode {
         );
     }
     if target_name == "reference" {
-        let (cases, catalogue, profiles) = (Arc::new(cases), catalogue.clone(), profiles.clone());
+        let cases = Arc::new(cases);
+        for name in TargetSpec::available(&project("targets")) {
+            let (cases, catalogue) = (cases.clone(), catalogue.clone());
+            let resolved = resolve(&name, &project("targets"));
+            let ignored = match &resolved {
+                Ok(Resolved { skip: Some(reason), .. }) => {
+                    eprintln!("{reason}; its known-failures trial is ignored");
+                    true
+                }
+                _ => false,
+            };
+            let trial = Trial::test(format!("targets/{name}/known-failures-hold"), move || {
+                let resolved = resolved.map_err(|e| Failed::from(e.to_string()))?;
+                known_failures_hold(&resolved, &cases, &catalogue)
+            });
+            trials.push(trial.with_ignored_flag(ignored));
+        }
+        let (catalogue, profiles) = (catalogue.clone(), profiles.clone());
         trials.push(Trial::test(MUTANTS_TRIAL, move || {
             every_case_can_fail(&cases, &catalogue, &profiles)
         }));
@@ -182,5 +200,43 @@ fn every_case_can_fail(cases: &[Case], catalogue: &Arc<Catalogue>, profiles: &[P
         Ok(())
     } else {
         Err(format!("{} problems:\n{}", problems.len(), problems.join("\n")).into())
+    }
+}
+
+/// A real client's run of the whole suite (rfc9110) fails exactly the cases its
+/// known-failures file lists: nothing unlisted fails, nothing listed passes.
+fn known_failures_hold(resolved: &Resolved, cases: &[Case], catalogue: &Arc<Catalogue>) -> Result<(), Failed> {
+    let profile = Profile::Rfc9110;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let results =
+        runtime.block_on(runner().run_all(resolved.target.clone(), cases, catalogue.clone(), profile, |_| {}));
+    let records: Vec<ResultRecord> = results
+        .into_iter()
+        .map(|result| {
+            let known_failure = resolved.known_failures.reason(&result.id, profile).map(str::to_owned);
+            ResultRecord { result, known_failure }
+        })
+        .collect();
+    let listed: Vec<String> = resolved
+        .known_failures
+        .ids_for(profile)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let unexpected = report::unexpected(&records, &listed, true);
+    if unexpected.is_empty() {
+        Ok(())
+    } else {
+        let lines: Vec<String> = unexpected.iter().map(ToString::to_string).collect();
+        Err(format!(
+            "{} unexpected results against {}:\n{}",
+            lines.len(),
+            resolved.target.name(),
+            lines.join("\n")
+        )
+        .into())
     }
 }
