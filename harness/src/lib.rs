@@ -11,6 +11,7 @@
 pub mod case;
 pub mod mutation;
 pub mod origin;
+pub mod properties;
 pub mod report;
 pub mod runner;
 pub mod target;
