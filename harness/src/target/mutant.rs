@@ -80,6 +80,15 @@ mutants! {
         against the response's URL",
     /// Relative references are glued to the base's directory without removing dot segments.
     NaiveResolve => "RFC 3986 §5.2.2–5.2.4: references resolve by the algorithm, dot segments removed",
+    /// A relative-path reference without query keeps the base's query.
+    KeepBaseQuery => "RFC 3986 §5.2.2: a reference with a path takes its own query, or none",
+    /// Any segment starting with `.` counts as a dot segment (`..g` climbs, `g.` loses its dot).
+    DotPrefixSegments => "RFC 3986 §5.2.4: only the complete segments `.` and `..` are dot segments",
+    /// The WHATWG parser's `%2e` equivalence is skipped: `/a/%2e%2e/g` stays as written.
+    LiteralPercentDots => "Fetch location URL step 3, WHATWG URL path state: `%2e` and `%2e%2e` \
+        segments are dot segments",
+    /// A Location over 2048 octets is an error.
+    ShortUriLimit => "RFC 9110 §4.1: URIs of at least 8000 octets are supported in protocol elements",
     /// A Location without fragment loses the current fragment.
     NoFragmentInheritance => "RFC 9110 §10.2.2: a Location without fragment inherits the original one",
     /// A Location fragment does not replace the current fragment.
@@ -104,6 +113,10 @@ mutants! {
         security implications (another origin)",
     /// Only the host is compared: a scheme or port change keeps the credentials.
     HostOnlyOriginCheck => "Fetch redirect step 13, RFC 6454 §4: an origin is scheme, host and port",
+    /// Every follow-up carries the previous hop's full URL (fragment and userinfo included)
+    /// as Referer, also from https to http and to other origins.
+    AutoReferer => "RFC 9110 §10.1.3: Referer never carries a fragment or userinfo, is not sent from \
+        https to http, and not to another origin from https unless allowed",
 
     // Which responses are followed (RFC 9110 §15.4, Fetch "redirect status").
     /// A Location of another scheme ends the step as a success (the 3xx is reported as final).
@@ -122,6 +135,8 @@ mutants! {
     NoRedirectLimit => "RFC 9110 §15.4, Fetch redirect step 7: at most 20 redirects, loops detected",
     /// The 6th redirect is already an error.
     RedirectLimit5 => "Fetch redirect step 7: 20 redirects are followed",
+    /// The old advice of five redirects, counted as requests: the 5th redirect is already an error.
+    RedirectLimit4 => "Fetch redirect step 7: 20 redirects are followed",
     /// The first of several Location fields is used.
     FirstOfMultipleLocations => "RFC 9110 §10.2.2 note, Fetch extract header list values: several \
         Location fields are an error",
@@ -142,6 +157,12 @@ mutants! {
     HstsLenientSyntax => "RFC 6797 §6.1 item 4: a field not matching the grammar is ignored",
     /// A missing or unreadable max-age counts as one year.
     HstsDefaultMaxAge => "RFC 6797 §6.1.1: max-age is required and is 1*DIGIT",
+    /// Directives other than max-age and includeSubDomains make the field invalid.
+    HstsRejectsUnknownDirectives => "RFC 6797 §6.1 item 5: unknown directives are ignored",
+    /// No whitespace but the single space after `;`, and no empty directives.
+    HstsStrictWhitespace => "RFC 6797 §6.1: the grammar allows implied LWS and empty directives",
+    /// A max-age that overflows 64 bits makes the field invalid.
+    HstsRejectsHugeMaxAge => "RFC 6797 §6.1.1: max-age is any 1*DIGIT, however large",
     /// STS over plain HTTP is noted.
     HstsOverPlainHttp => "RFC 6797 §8.1: STS received over non-secure transport is ignored",
     /// IP-literal hosts are noted and matched.
@@ -155,6 +176,11 @@ mutants! {
     HstsAcceptsDuplicates => "RFC 6797 §6.1 item 2: a field with a repeated directive is invalid",
     /// max-age=0 is not special: it notes (or keeps) the host for the session.
     HstsIgnoresMaxAgeZero => "RFC 6797 §6.1.1 note, §8.1: max-age=0 deletes the Known HSTS Host",
+    /// A host already known keeps its first max-age and includeSubDomains (max-age=0 still deletes).
+    HstsKeepsFirstPolicy => "RFC 6797 §8.1.1: a later valid STS updates the cached max-age and \
+        includeSubDomains",
+    /// STS is noted only from 2xx responses.
+    HstsOnlyOn2xx => "RFC 6797 §8.1: STS is processed on any response over a secure transport",
     /// Redirect targets are not upgraded, only the step's URL.
     HstsSkipsRedirectTargets => "RFC 6797 §8.3: every http URI of a Known HSTS Host is upgraded, \
         redirect targets included",
@@ -172,6 +198,13 @@ mutants! {
     HstsSoftFail => "RFC 6797 §8.4, §12.1: any TLS error to a Known HSTS Host is fatal, without recourse",
     /// An includeSubDomains entry matches any host ending in its name (`xh.test` matches `h.test`).
     HstsSuffixMatch => "RFC 6797 §8.2: superdomain matching is label-wise",
+    /// An includeSubDomains entry covers everything below its parent domain, the way a cookie
+    /// Domain does (`a.h.test` covers `b.h.test`).
+    HstsMatchesSiblings => "RFC 6797 §8.2: an includeSubDomains entry covers its own subdomains only",
+    /// Host names are stored and compared byte for byte, as written (URL parser keeps the case).
+    HstsCaseSensitiveHost => "RFC 6797 §8.2: host names match case-insensitively",
+    /// A trailing dot makes a different host name (`h.test.` is not `h.test`).
+    HstsTrailingDotDistinct => "RFC 6797 §8.2, §8.3: a host name is matched without its trailing dot",
     /// An entry also covers the superdomains of its host.
     HstsMatchesSuperdomain => "RFC 6797 §8.2: an entry covers its host and, with includeSubDomains, \
         its subdomains; never its superdomains",
@@ -181,7 +214,7 @@ mutants! {
     HstsForgetsWithoutHeader => "RFC 6797 §8.6: a response without STS does not un-note the host",
     /// Known HSTS Hosts are never upgraded.
     HstsNoUpgrade => "RFC 6797 §8.3: an http URI of a Known HSTS Host is loaded over https",
-    /// `localhost` is upgraded under the fetch profile.
+    /// `localhost` and the names below it are upgraded under the fetch profile.
     HstsUpgradesLocalhostUnderFetch => "Fetch main fetch: HSTS never applies to localhost",
     /// The preload list is ignored.
     HstsNoPreload => "RFC 6797 §12.3: preloaded hosts are Known HSTS Hosts from the start",

@@ -31,6 +31,8 @@ pub enum StsError {
     BadMaxAge { value: String },
     /// includeSubDomains carries a value (§6.1.2: valueless).
     ValuedIncludeSubDomains,
+    /// A directive the parser does not know (only the `HstsRejectsUnknownDirectives` mutant).
+    Unknown { name: String },
 }
 
 impl fmt::Display for StsError {
@@ -41,6 +43,7 @@ impl fmt::Display for StsError {
             StsError::NoMaxAge => f.write_str("no max-age directive"),
             StsError::BadMaxAge { value } => write!(f, "max-age `{value}` is not delta-seconds"),
             StsError::ValuedIncludeSubDomains => f.write_str("includeSubDomains has a value"),
+            StsError::Unknown { name } => write!(f, "unknown directive `{name}`"),
         }
     }
 }
@@ -58,6 +61,12 @@ pub struct ParseQuirks {
     pub lenient: bool,
     /// A missing or unreadable max-age means one year.
     pub default_max_age: bool,
+    /// Directives other than max-age and includeSubDomains are errors.
+    pub reject_unknown: bool,
+    /// Only a single space after `;` is allowed, and no empty directive.
+    pub strict_whitespace: bool,
+    /// A max-age beyond u64 is an error instead of saturating.
+    pub reject_overflow: bool,
 }
 
 /// The max-age a forgiving parser assumes (the `HstsDefaultMaxAge` mutant).
@@ -71,6 +80,9 @@ impl ParseQuirks {
             allow_repeats: rules.breaks(Mutant::HstsAcceptsDuplicates),
             lenient: rules.breaks(Mutant::HstsLenientSyntax),
             default_max_age: rules.breaks(Mutant::HstsDefaultMaxAge),
+            reject_unknown: rules.breaks(Mutant::HstsRejectsUnknownDirectives),
+            strict_whitespace: rules.breaks(Mutant::HstsStrictWhitespace),
+            reject_overflow: rules.breaks(Mutant::HstsRejectsHugeMaxAge),
         }
     }
 }
@@ -127,16 +139,24 @@ fn parse_sts_strictly(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, Sts
     let mut cursor = Cursor {
         text: value.as_bytes(),
         at: 0,
+        no_ows: quirks.strict_whitespace,
     };
     let mut seen: Vec<String> = Vec::new();
     let mut max_age = None;
     let mut include_subdomains = false;
     loop {
+        if quirks.strict_whitespace && cursor.at > 0 {
+            // The one space of `max-age=60; includeSubDomains`.
+            cursor.eat(b' ');
+        }
         cursor.skip_ows();
         if cursor.done() {
             break;
         }
         if cursor.eat(b';') {
+            if quirks.strict_whitespace {
+                return Err(StsError::Syntax { at: cursor.at - 1 });
+            }
             continue;
         }
         let name = cursor.token().ok_or(StsError::Syntax { at: cursor.at })?;
@@ -178,12 +198,18 @@ fn parse_sts_strictly(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, Sts
             if quoted && quirks.reject_quoted {
                 return Err(StsError::BadMaxAge { value: raw });
             }
-            max_age = Some(delta_seconds(&raw).ok_or(StsError::BadMaxAge { value: raw })?);
+            let seconds = match delta_seconds(&raw) {
+                Some(u64::MAX) if quirks.reject_overflow && raw.parse::<u64>().is_err() => None,
+                other => other,
+            };
+            max_age = Some(seconds.ok_or(StsError::BadMaxAge { value: raw })?);
         } else if key == isd_name {
             if directive_value.is_some() {
                 return Err(StsError::ValuedIncludeSubDomains);
             }
             include_subdomains = true;
+        } else if quirks.reject_unknown {
+            return Err(StsError::Unknown { name: name.to_owned() });
         }
     }
     let max_age = max_age.ok_or(StsError::NoMaxAge)?;
@@ -204,6 +230,8 @@ fn delta_seconds(text: &str) -> Option<u64> {
 struct Cursor<'a> {
     text: &'a [u8],
     at: usize,
+    /// Whitespace is not skipped (the `HstsStrictWhitespace` mutant).
+    no_ows: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -225,7 +253,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn skip_ows(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
+        while !self.no_ows && matches!(self.peek(), Some(b' ' | b'\t')) {
             self.at += 1;
         }
     }
@@ -314,7 +342,7 @@ impl HstsStore {
         if is_ip && !rules.breaks(Mutant::HstsNotesIp) {
             return;
         }
-        let host = normalize_host(host);
+        let host = store_key(host, rules);
         let include_subdomains = policy.include_subdomains && !rules.breaks(Mutant::HstsIgnoresIncludeSubDomains);
         let mut names = vec![host.clone()];
         if rules.breaks(Mutant::HstsSubdomainUpdatesParent) {
@@ -332,6 +360,7 @@ impl HstsStore {
                     self.entries.remove(&name);
                     continue;
                 }
+                _ if rules.breaks(Mutant::HstsKeepsFirstPolicy) && self.entries.contains_key(&name) => continue,
                 seconds => now.checked_add(Duration::from_secs(seconds)),
             };
             self.entries.insert(
@@ -359,7 +388,7 @@ impl HstsStore {
         if !rules.breaks(Mutant::HstsNoExpiry) {
             self.entries.retain(|_, e| e.expires.is_none_or(|t| t > now));
         }
-        let host = normalize_host(host);
+        let host = store_key(host, rules);
         self.entries.iter().any(|(name, entry)| {
             let covers_subdomains = entry.include_subdomains || rules.breaks(Mutant::HstsSubdomainsWithoutDirective);
             let below = if rules.breaks(Mutant::HstsSuffixMatch) {
@@ -368,7 +397,10 @@ impl HstsStore {
                 is_superdomain(&host, name)
             };
             let above = rules.breaks(Mutant::HstsMatchesSuperdomain) && is_superdomain(name, &host);
-            *name == host || (covers_subdomains && below) || above
+            let sibling = rules.breaks(Mutant::HstsMatchesSiblings)
+                && entry.include_subdomains
+                && parent_domain(name).is_some_and(|parent| is_superdomain(&host, parent));
+            *name == host || (covers_subdomains && below) || above || sibling
         })
     }
 
@@ -379,9 +411,34 @@ impl HstsStore {
     }
 }
 
+/// The name an entry is kept under: normalised (lowercase, no trailing dot),
+/// unless a mutant keeps the case or the dot.
+fn store_key(host: &str, rules: Rules) -> String {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = match host.strip_suffix('.') {
+        Some(stripped) if !rules.breaks(Mutant::HstsTrailingDotDistinct) => stripped,
+        _ => host,
+    };
+    if rules.breaks(Mutant::HstsCaseSensitiveHost) {
+        host.to_owned()
+    } else {
+        host.to_ascii_lowercase()
+    }
+}
+
+/// `name` without its first label (`a.h.test` → `h.test`), if it has more than one.
+fn parent_domain(name: &str) -> Option<&str> {
+    name.split_once('.').map(|(_, parent)| parent).filter(|p| !p.is_empty())
+}
+
 /// `name` is a proper superdomain of `host`, label-wise.
 fn is_superdomain(host: &str, name: &str) -> bool {
     host.len() > name.len() && host.ends_with(name) && host.as_bytes()[host.len() - name.len() - 1] == b'.'
+}
+
+/// The last label is `localhost` (the name is already normalised).
+fn is_localhost(host: &str) -> bool {
+    host.rsplit('.').next() == Some("localhost")
 }
 
 /// §8.3: turn an http URL of a Known HSTS Host into https before it is
@@ -390,9 +447,10 @@ pub fn upgrade(url: &mut RequestUrl, store: &mut HstsStore, now: Instant, rules:
     if url.scheme != Scheme::Http || rules.breaks(Mutant::HstsNoUpgrade) {
         return false;
     }
-    // Fetch's main fetch never applies HSTS to localhost.
+    // Fetch main fetch step 10 never applies HSTS to a host whose public
+    // suffix is `localhost`: `localhost` itself and every name below it.
     if rules.profile == Profile::Fetch
-        && url.normalized_host() == "localhost"
+        && is_localhost(&url.normalized_host())
         && !rules.breaks(Mutant::HstsUpgradesLocalhostUnderFetch)
     {
         return false;
@@ -629,6 +687,91 @@ mod tests {
         let mut url = RequestUrl::parse(Profile::Fetch, "http://localhost/", Leniency::default()).unwrap();
         assert!(!upgrade(&mut url, &mut store, now, fetch));
         assert!(upgrade(&mut url, &mut store, now, STRICT));
+    }
+
+    #[test]
+    fn fetch_never_upgrades_names_below_localhost() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.preload("localhost", true, now);
+        store.preload("notlocalhost.test", true, now);
+        let fetch = Rules {
+            profile: Profile::Fetch,
+            mutant: None,
+        };
+        let url = |t| RequestUrl::parse(Profile::Fetch, t, Leniency::default()).unwrap();
+        for exempt in ["http://a.localhost/", "http://a.b.LOCALHOST./"] {
+            assert!(!upgrade(&mut url(exempt), &mut store, now, fetch), "{exempt}");
+            assert!(upgrade(&mut url(exempt), &mut store, now, STRICT), "{exempt}");
+        }
+        assert!(upgrade(&mut url("http://notlocalhost.test/"), &mut store, now, fetch));
+        let broken = Rules {
+            profile: Profile::Fetch,
+            mutant: Some(Mutant::HstsUpgradesLocalhostUnderFetch),
+        };
+        assert!(upgrade(&mut url("http://a.localhost/"), &mut store, now, broken));
+    }
+
+    #[test]
+    fn parser_mutants_reject_what_the_grammar_allows() {
+        let quirks = |rules: Rules| ParseQuirks::of(rules);
+        let broken = |m| Rules {
+            profile: Profile::Rfc9110,
+            mutant: Some(m),
+        };
+        let unknown = quirks(broken(Mutant::HstsRejectsUnknownDirectives));
+        assert!(parse_sts("max-age=60; preload", unknown).is_err());
+        assert!(parse_sts("max-age=60; includeSubDomains", unknown).is_ok());
+        let strict = quirks(broken(Mutant::HstsStrictWhitespace));
+        for field in [
+            ";;max-age=60;;",
+            "max-age = 60",
+            "max-age=60 ;includeSubDomains",
+            "max-age=60;  preload",
+        ] {
+            assert!(parse_sts(field, strict).is_err(), "{field}");
+        }
+        for field in [
+            "max-age=60; includeSubDomains",
+            "max-age=60;includeSubDomains",
+            "max-age=60;",
+        ] {
+            assert!(parse_sts(field, strict).is_ok(), "{field}");
+        }
+        let huge = quirks(broken(Mutant::HstsRejectsHugeMaxAge));
+        assert!(parse_sts("max-age=99999999999999999999999", huge).is_err());
+        assert_eq!(
+            parse_sts("max-age=18446744073709551615", huge).map(|p| p.max_age),
+            Ok(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn store_mutants_break_names_and_updates() {
+        let now = Instant::now();
+        let broken = |m| Rules {
+            profile: Profile::Rfc9110,
+            mutant: Some(m),
+        };
+        let case = broken(Mutant::HstsCaseSensitiveHost);
+        let mut store = HstsStore::new();
+        store.note("H.test", false, policy(60, false), now, case);
+        assert!(store.is_known("H.test", false, now, case));
+        assert!(!store.is_known("h.test", false, now, case));
+        let dot = broken(Mutant::HstsTrailingDotDistinct);
+        store.note("d.test", false, policy(60, false), now, dot);
+        assert!(!store.is_known("d.test.", false, now, dot));
+        assert!(known(&mut store, "d.test.", now));
+        let siblings = broken(Mutant::HstsMatchesSiblings);
+        store.note("a.h.test", false, policy(60, true), now, siblings);
+        assert!(store.is_known("b.h.test", false, now, siblings));
+        assert!(!known(&mut store, "b.h.test", now));
+        let first = broken(Mutant::HstsKeepsFirstPolicy);
+        store.note("f.test", false, policy(60, false), now, first);
+        store.note("f.test", false, policy(60, true), now, first);
+        assert!(!known(&mut store, "sub.f.test", now));
+        store.note("f.test", false, policy(0, false), now, first);
+        assert!(!known(&mut store, "f.test", now));
     }
 
     #[test]

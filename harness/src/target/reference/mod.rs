@@ -164,7 +164,11 @@ const GENERATED_FIELDS: [&str; 3] = ["host", "content-length", "transfer-encodin
 impl Session {
     async fn run_step(&mut self, step: &PlanStep) -> StepResult {
         let rules = self.rules;
-        let url = match RequestUrl::parse(rules.profile, &step.url, Leniency::default()) {
+        let leniency = Leniency {
+            keep_host_case: rules.breaks(Mutant::HstsCaseSensitiveHost),
+            ..Leniency::default()
+        };
+        let url = match RequestUrl::parse(rules.profile, &step.url, leniency) {
             Ok(url) => url,
             Err(e) => return failure(format!("step URL: {e}")),
         };
@@ -244,6 +248,9 @@ impl Session {
             None => rules.breaks(Mutant::HstsOverPlainHttp),
         };
         if !secure {
+            return;
+        }
+        if rules.breaks(Mutant::HstsOnlyOn2xx) && !(200..300).contains(&response.status) {
             return;
         }
         let fields = response.values("strict-transport-security");

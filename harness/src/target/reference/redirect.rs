@@ -15,6 +15,9 @@ pub const REDIRECT_LIMIT: usize = 20;
 /// A ceiling for the `NoRedirectLimit` mutant, so it still ends on its own.
 const NO_LIMIT_CEILING: usize = 1000;
 
+/// The longest Location the `ShortUriLimit` mutant accepts, in octets.
+const SHORT_URI_LIMIT: usize = 2048;
+
 /// Fields that describe the content, dropped with the body (RFC 9110 §15.4 item 5).
 const CONTENT_FIELDS: [&str; 7] = [
     "content-encoding",
@@ -91,6 +94,8 @@ pub enum RedirectError {
     BadTarget(UrlError),
     /// The limit of redirects per step was reached.
     TooManyRedirects { limit: usize },
+    /// The Location is longer than the agent accepts (only the `ShortUriLimit` mutant).
+    LocationTooLong { length: usize, limit: usize },
     /// The body would have to be sent again, but it came from a stream.
     CannotReplayBody { status: u16 },
 }
@@ -103,6 +108,9 @@ impl fmt::Display for RedirectError {
             RedirectError::BadLocation(e) => write!(f, "bad Location: {e}"),
             RedirectError::BadTarget(e) => write!(f, "bad redirect target: {e}"),
             RedirectError::TooManyRedirects { limit } => write!(f, "too many redirects (limit {limit})"),
+            RedirectError::LocationTooLong { length, limit } => {
+                write!(f, "Location of {length} octets is over the limit of {limit}")
+            }
             RedirectError::CannotReplayBody { status } => {
                 write!(f, "cannot replay a streamed body for a {status} redirect")
             }
@@ -151,6 +159,8 @@ pub fn next(
         NO_LIMIT_CEILING
     } else if rules.breaks(Mutant::RedirectLimit5) {
         5
+    } else if rules.breaks(Mutant::RedirectLimit4) {
+        4
     } else {
         REDIRECT_LIMIT
     };
@@ -185,6 +195,10 @@ pub fn next(
         }
     }
     apply_credential_rules(rules, chain, request, &mut follow);
+    if rules.breaks(Mutant::AutoReferer) {
+        follow.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("referer"));
+        follow.headers.push(("Referer".to_owned(), request.url.to_string()));
+    }
     Ok(Next::Follow(Box::new(follow)))
 }
 
@@ -212,22 +226,43 @@ fn target_url(rules: Rules, chain: &Chain, request: &Request, location: &str) ->
         }
         base = whole.to_string();
     }
+    if rules.breaks(Mutant::ShortUriLimit) && location.len() > SHORT_URI_LIMIT {
+        return Err(RedirectError::LocationTooLong {
+            length: location.len(),
+            limit: SHORT_URI_LIMIT,
+        });
+    }
+    let misread;
+    let location = if rules.breaks(Mutant::DotPrefixSegments) {
+        misread = resolve::mistake_dot_prefixes(location);
+        misread.as_str()
+    } else {
+        location
+    };
     let same_scheme = format!("{}:", base_url.scheme.as_str());
     let location = match location.strip_prefix(&same_scheme) {
         Some(rest) if rules.breaks(Mutant::SameSchemeRelative) && !rest.starts_with("//") => rest,
         _ => location,
     };
+    let literal_percent_dots = rules.breaks(Mutant::LiteralPercentDots) && url_profile == Profile::Fetch;
     let mut resolved = if rules.breaks(Mutant::NaiveResolve) {
         resolve::resolve_naive(&base, location)
+    } else if literal_percent_dots {
+        resolve::resolve_whatwg_literal_percent_dots(&base, location).map_err(RedirectError::BadLocation)?
     } else {
         resolve::resolve(url_profile, &base, location).map_err(RedirectError::BadLocation)?
     };
+    if rules.breaks(Mutant::KeepBaseQuery) {
+        resolved = resolve::keep_base_query(&base, location, &resolved);
+    }
     if rules.breaks(Mutant::DotSegmentsInQuery) {
         resolved = resolve::remove_dot_segments_through_query(&resolved);
     }
     let leniency = Leniency {
         userinfo: rules.breaks(Mutant::AcceptUserinfo),
         empty_host: rules.breaks(Mutant::AcceptEmptyHost),
+        literal_percent_dots,
+        keep_host_case: rules.breaks(Mutant::HstsCaseSensitiveHost),
     };
     let mut target = RequestUrl::parse(url_profile, &resolved, leniency).map_err(RedirectError::BadTarget)?;
     let current = &request.url.fragment;
@@ -567,6 +602,67 @@ mod tests {
         let next = follow(broken(mutant), &request(method, "http://a.test/"), status, "/y");
         assert_eq!(next.method, expected);
         assert_eq!(!next.body.is_empty(), keeps_body);
+    }
+
+    #[test]
+    fn auto_referer_sends_the_whole_previous_url() {
+        let start = request("GET", "https://a.test/p?q#frag");
+        let next = follow(broken(Mutant::AutoReferer), &start, 302, "http://b.test/");
+        assert!(next
+            .headers
+            .contains(&("Referer".to_owned(), "https://a.test/p?q#frag".to_owned())));
+        assert!(!names(&follow(RFC, &start, 302, "http://b.test/")).contains(&"referer".to_owned()));
+    }
+
+    #[test]
+    fn limit_mutants_stop_early() {
+        let start = request("GET", "http://a.test/");
+        let mut chain = Chain::new(&start);
+        let rules = broken(Mutant::RedirectLimit4);
+        let mut current = start;
+        for _ in 0..4 {
+            match next(rules, &mut chain, &current, 302, &["/again".to_owned()]) {
+                Ok(Next::Follow(n)) => current = *n,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            next(rules, &mut chain, &current, 302, &["/again".to_owned()]),
+            Err(RedirectError::TooManyRedirects { limit: 4 })
+        );
+        let long = format!("/{}", "a".repeat(2048));
+        let req = request("GET", "http://a.test/");
+        assert_eq!(follow(RFC, &req, 302, &long).url.path.len(), 2049);
+        assert_eq!(
+            decide(broken(Mutant::ShortUriLimit), &req, 302, &[long.as_str()]),
+            Err(RedirectError::LocationTooLong {
+                length: 2049,
+                limit: 2048
+            })
+        );
+    }
+
+    #[test]
+    fn resolution_mutants_for_the_section_5_4_vectors() {
+        let req = request("GET", "http://a.test/b/c/d;p?q");
+        let via = |m, l| follow(broken(m), &req, 302, l).url.to_string();
+        assert_eq!(via(Mutant::KeepBaseQuery, "g"), "http://a.test/b/c/g?q");
+        assert_eq!(via(Mutant::KeepBaseQuery, "g?y"), "http://a.test/b/c/g?y");
+        assert_eq!(via(Mutant::DotPrefixSegments, "..g"), "http://a.test/b/g");
+        assert_eq!(via(Mutant::DotPrefixSegments, "g."), "http://a.test/b/c/g");
+        let fetch = Rules {
+            profile: Profile::Fetch,
+            mutant: Some(Mutant::LiteralPercentDots),
+        };
+        let req = request("GET", "http://a.test/start");
+        assert_eq!(
+            follow(fetch, &req, 302, "/a/%2e%2e/g").url.to_string(),
+            "http://a.test/a/%2e%2e/g"
+        );
+        assert_eq!(
+            follow(FETCH, &req, 302, "/a/%2e%2e/g").url.to_string(),
+            "http://a.test/g"
+        );
     }
 
     #[test]

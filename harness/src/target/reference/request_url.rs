@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 
 use iri_string::types::UriStr;
 
+use super::resolve::{shield_percent_dots, unshield_percent_dots};
 use crate::case::Profile;
 
 /// `http` or `https`.
@@ -83,6 +84,10 @@ impl fmt::Display for UrlError {
 pub struct Leniency {
     pub userinfo: bool,
     pub empty_host: bool,
+    /// WHATWG parsing without the `%2e` = `.` equivalence (`LiteralPercentDots`).
+    pub literal_percent_dots: bool,
+    /// The host keeps the case it was written in (`HstsCaseSensitiveHost`).
+    pub keep_host_case: bool,
 }
 
 impl RequestUrl {
@@ -94,6 +99,13 @@ impl RequestUrl {
                 Err(UrlError::EmptyHost) if leniency.empty_host => parse_whatwg(text),
                 other => other,
             },
+            Profile::Fetch if leniency.literal_percent_dots => {
+                let mut url = parse_whatwg(&shield_percent_dots(text))?;
+                url.path = unshield_percent_dots(&url.path);
+                url.query = url.query.map(|q| unshield_percent_dots(&q));
+                url.fragment = url.fragment.map(|f| unshield_percent_dots(&f));
+                Ok(url)
+            }
             Profile::Fetch => parse_whatwg(text),
         }
     }
@@ -200,10 +212,15 @@ fn parse_rfc3986(text: &str, leniency: Leniency) -> Result<RequestUrl, UrlError>
         None | Some("") => None,
         Some(p) => Some(p.parse::<u16>().map_err(|_| UrlError::BadPort { port: p.to_owned() })?),
     };
+    let host = if leniency.keep_host_case {
+        authority.host().to_owned()
+    } else {
+        authority.host().to_ascii_lowercase()
+    };
     Ok(RequestUrl {
         scheme,
         userinfo,
-        host: authority.host().to_ascii_lowercase(),
+        host,
         port,
         path: uri.path_str().to_owned(),
         query: uri.query_str().map(str::to_owned),
@@ -285,6 +302,24 @@ mod tests {
         assert_eq!(url("https://h:443/").host_header(), "h");
         assert_eq!(url("https://h:80/").host_header(), "h:80");
         assert_eq!(url("http://h:8080/x?y#f").host_header(), "h:8080");
+    }
+
+    #[test]
+    fn lenient_parses_for_mutants() {
+        let keep_case = Leniency {
+            keep_host_case: true,
+            ..Leniency::default()
+        };
+        let url = RequestUrl::parse(Profile::Rfc9110, "http://H.Test/", keep_case).unwrap();
+        assert_eq!(url.host, "H.Test");
+        let literal = Leniency {
+            literal_percent_dots: true,
+            ..Leniency::default()
+        };
+        let url = RequestUrl::parse(Profile::Fetch, "http://a/b/%2E%2e/g", literal).unwrap();
+        assert_eq!(url.path, "/b/%2e%2e/g");
+        let url = RequestUrl::parse(Profile::Fetch, "http://a/b/%2E%2e/g", Leniency::default()).unwrap();
+        assert_eq!(url.path, "/g");
     }
 
     #[test]

@@ -90,6 +90,86 @@ pub fn resolve_naive(base: &str, reference: &str) -> String {
     format!("{scheme}://{authority}{dir}{reference}")
 }
 
+/// For the `LiteralPercentDots` mutant: the WHATWG parser, except that a
+/// `%2e` in a segment is not taken for `.` (`/a/%2e%2e/g` stays as written).
+pub fn resolve_whatwg_literal_percent_dots(base: &str, reference: &str) -> Result<String, ResolveError> {
+    resolve_whatwg(base, &shield_percent_dots(reference)).map(|url| unshield_percent_dots(&url))
+}
+
+/// `%25` passes the WHATWG parser unchanged, so `%252e` hides a `%2e` from
+/// its dot-segment check. Text already holding `%25` is left alone.
+const SHIELD: &str = "%252e";
+
+pub fn shield_percent_dots(text: &str) -> String {
+    if text.contains("%25") {
+        return text.to_owned();
+    }
+    replace_ignoring_ascii_case(text, "%2e", SHIELD)
+}
+
+pub fn unshield_percent_dots(text: &str) -> String {
+    text.replace(SHIELD, "%2e")
+}
+
+fn replace_ignoring_ascii_case(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.to_ascii_lowercase().find(from) {
+        out.push_str(&rest[..at]);
+        out.push_str(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// For the `KeepBaseQuery` mutant: a reference with a path but no query
+/// (and no scheme or authority) keeps the base's query.
+pub fn keep_base_query(base: &str, reference: &str, resolved: &str) -> String {
+    let reference = reference.split('#').next().unwrap_or_default();
+    let has_scheme = reference
+        .split_once(':')
+        .is_some_and(|(s, _)| !s.is_empty() && !s.contains(['/', '?']));
+    if reference.is_empty() || reference.contains('?') || reference.starts_with("//") || has_scheme {
+        return resolved.to_owned();
+    }
+    let Some((_, base_query)) = base.split_once('?') else {
+        return resolved.to_owned();
+    };
+    match resolved.split_once('#') {
+        Some((url, fragment)) => format!("{url}?{base_query}#{fragment}"),
+        None => format!("{resolved}?{base_query}"),
+    }
+}
+
+/// For the `DotPrefixSegments` mutant: the reference's path segments are
+/// taken for dot segments when they merely start with `.` or `..`, before the
+/// usual resolution (`..g` climbs like `../g`, `g.` loses its dot).
+pub fn mistake_dot_prefixes(reference: &str) -> String {
+    let end = reference.find(['?', '#']).unwrap_or(reference.len());
+    let (path, rest) = reference.split_at(end);
+    if path.contains(':') || path.starts_with("//") {
+        return reference.to_owned();
+    }
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|segment| {
+            if segment.len() > 2 && segment.starts_with("..") {
+                format!("../{}", &segment[2..])
+            } else if segment.len() > 1 && segment.starts_with('.') && !segment.starts_with("..") {
+                format!("./{}", &segment[1..])
+            } else if segment.len() > 2 && segment.ends_with("..") {
+                segment[..segment.len() - 2].to_owned()
+            } else if segment.len() > 1 && segment.ends_with('.') && segment != ".." {
+                segment[..segment.len() - 1].to_owned()
+            } else {
+                segment.to_owned()
+            }
+        })
+        .collect();
+    format!("{}{rest}", segments.join("/"))
+}
+
 /// For the `DotSegmentsInQuery` mutant: RFC 3986 §5.2.4 run over path and
 /// query together, as if the query were part of the path.
 pub fn remove_dot_segments_through_query(uri: &str) -> String {
@@ -219,6 +299,45 @@ mod tests {
         );
         assert_eq!(remove_dot_segments_through_query("http://a/b/c/"), "http://a/b/c/");
         assert_eq!(remove_dot_segments_through_query("http://a"), "http://a/");
+    }
+
+    #[test]
+    fn literal_percent_dots_survive_the_whatwg_parser() {
+        let base = "http://a/b/c";
+        assert_eq!(
+            resolve_whatwg_literal_percent_dots(base, "/a/%2e%2e/g").unwrap(),
+            "http://a/a/%2e%2e/g"
+        );
+        assert_eq!(
+            resolve_whatwg_literal_percent_dots(base, "/a/%2E/g").unwrap(),
+            "http://a/a/%2e/g"
+        );
+        assert_eq!(resolve_whatwg_literal_percent_dots(base, "../g").unwrap(), "http://a/g");
+    }
+
+    #[test]
+    fn keeping_the_base_query_hits_references_without_query() {
+        let base = "http://a/b/c/d;p?q";
+        let resolved = |r: &str| keep_base_query(base, r, &resolve_rfc3986(base, r).unwrap());
+        assert_eq!(resolved("g"), "http://a/b/c/g?q");
+        assert_eq!(resolved("/g"), "http://a/g?q");
+        assert_eq!(resolved("g#s"), "http://a/b/c/g?q#s");
+        assert_eq!(resolved("g?y"), "http://a/b/c/g?y");
+        assert_eq!(resolved("//g"), "http://g");
+        assert_eq!(resolved(""), "http://a/b/c/d;p?q");
+        assert_eq!(resolved("#s"), "http://a/b/c/d;p?q#s");
+    }
+
+    #[test]
+    fn dot_prefixes_are_taken_for_dot_segments() {
+        let base = "http://a/b/c/d;p?q";
+        let resolved = |r: &str| resolve_rfc3986(base, &mistake_dot_prefixes(r)).unwrap();
+        assert_eq!(resolved("..g"), "http://a/b/g");
+        assert_eq!(resolved(".g"), "http://a/b/c/g");
+        assert_eq!(resolved("g."), "http://a/b/c/g");
+        assert_eq!(resolved("g.."), "http://a/b/c/g");
+        assert_eq!(resolved("../g"), "http://a/b/g");
+        assert_eq!(resolved("g?y/../x"), "http://a/b/c/g?y/../x");
     }
 
     #[test]
