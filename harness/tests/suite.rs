@@ -12,10 +12,10 @@ use std::sync::{Arc, OnceLock};
 use hopcheck::case::{self, Case, Catalogue, Profile};
 use hopcheck::mutation;
 use hopcheck::report::{self, is_failure, ResultRecord};
-use hopcheck::runner::{RunConfig, Runner};
+use hopcheck::runner::{CaseResult, RunConfig, Runner};
 use hopcheck::target::resolve::{resolve, Resolved};
 use hopcheck::target::spec::TargetSpec;
-use hopcheck::verdict::VerdictKind;
+use hopcheck::verdict::{describe_bytes, VerdictKind};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// Each case's own trial checks the reference; this one needs one kill per case.
@@ -34,11 +34,12 @@ fn runner() -> &'static Arc<Runner> {
     RUNNER.get_or_init(|| Arc::new(Runner::new(RunConfig::default()).expect("the test CA and scratch folder")))
 }
 
+/// One runtime for every trial: driver processes and their pipes live on it
+/// across trials (a runtime per trial would strand them).
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime"))
         .block_on(future)
 }
 
@@ -156,6 +157,11 @@ fn run_case(case: &Case, catalogue: &Catalogue, resolved: &Resolved, profiles: &
         } else {
             is_failure(verdict.kind) != listed.is_some()
         };
+        if !strict {
+            if let Err(diff) = snapshot(resolved.target.name(), &case.id, profile, &result) {
+                problems.push(diff);
+            }
+        }
         if unexpected {
             let mut text = format!("[{}] {}: {}", profile.as_str(), verdict.kind, verdict.detail);
             if let Some(reason) = listed {
@@ -179,14 +185,63 @@ fn run_case(case: &Case, catalogue: &Catalogue, resolved: &Resolved, profiles: &
     }
 }
 
+/// Compare what a real target did with `snapshots/<target>/<case id>.snap`
+/// (`@fetch` appended under the fetch profile). Refresh with
+/// `INSTA_UPDATE=always HOPCHECK_TARGET=<target> cargo test`.
+fn snapshot(target: &str, id: &str, profile: Profile, result: &CaseResult) -> Result<(), String> {
+    let (dir, name) = id.rsplit_once('/').unwrap_or(("", id));
+    let name = match profile {
+        Profile::Rfc9110 => name.to_owned(),
+        Profile::Fetch => format!("{name}@fetch"),
+    };
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(project("snapshots").join(target).join(dir));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let observed = observed(result);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_json_snapshot!(name, observed));
+    }))
+    .map_err(|_| format!("[{}] the observations differ from snapshots/{target}/{id}.snap", profile.as_str()))
+}
+
+/// What a snapshot keeps: the verdict, every hop and every step result, with
+/// nothing that changes from run to run (ports of the listener, error texts
+/// that name them, timings, connection numbers).
+fn observed(result: &CaseResult) -> serde_json::Value {
+    let hops: Vec<serde_json::Value> = result
+        .hops
+        .iter()
+        .map(|hop| {
+            serde_json::json!({
+                "request": format!("{} {}", hop.method, hop.url()),
+                "arrival": hop.arrival,
+                "headers": hop.headers,
+                "body": describe_bytes(&hop.body),
+                "answered": hop.status,
+            })
+        })
+        .collect();
+    let steps: Vec<serde_json::Value> = result
+        .steps
+        .iter()
+        .map(|step| match &step.error {
+            Some(_) => serde_json::json!({ "error": true }),
+            None => serde_json::json!({ "status": step.status, "url": step.url }),
+        })
+        .collect();
+    serde_json::json!({
+        "verdict": result.verdict.kind,
+        "outcome": result.verdict.outcome,
+        "hops": hops,
+        "steps": steps,
+    })
+}
+
 /// Some mutant fails every case that a `must`, `should` or `fetch` rule
 /// governs (each case's own trial shows the reference passes it).
 fn every_case_can_fail(cases: &[Case], catalogue: &Arc<Catalogue>, profiles: &[Profile]) -> Result<(), Failed> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let table = runtime.block_on(mutation::analyse(runner(), cases, catalogue, profiles, CHECK, |_| {}));
+    let table = block_on(mutation::analyse(runner(), cases, catalogue, profiles, CHECK, |_| {}));
     let mut problems = Vec::new();
     for (id, kills) in &table {
         if let Some(why) = &kills.broke {
@@ -207,12 +262,7 @@ fn every_case_can_fail(cases: &[Case], catalogue: &Arc<Catalogue>, profiles: &[P
 /// known-failures file lists: nothing unlisted fails, nothing listed passes.
 fn known_failures_hold(resolved: &Resolved, cases: &[Case], catalogue: &Arc<Catalogue>) -> Result<(), Failed> {
     let profile = Profile::Rfc9110;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let results =
-        runtime.block_on(runner().run_all(resolved.target.clone(), cases, catalogue.clone(), profile, |_| {}));
+    let results = block_on(runner().run_all(resolved.target.clone(), cases, catalogue.clone(), profile, |_| {}));
     let records: Vec<ResultRecord> = results
         .into_iter()
         .map(|result| {
