@@ -15,6 +15,7 @@ pub mod properties;
 pub mod report;
 pub mod runner;
 pub mod target;
+pub mod trace;
 pub mod verdict;
 
 /// A top-level project folder (`suites`, `targets`, `reports`): `./NAME`

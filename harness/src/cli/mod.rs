@@ -3,6 +3,7 @@
 mod explain;
 mod mutants;
 mod progress;
+mod requirements;
 mod run;
 
 use std::io::Write as _;
@@ -36,6 +37,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Print the JSON schema of case files (what suites/schema.json holds).
     Schema,
+    /// Print each requirement with the cases citing it (and their verdicts, given --results).
+    Requirements(requirements::RequirementsArgs),
 }
 
 /// Options shared by the commands that load a suite.
@@ -69,6 +72,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Run(args) => run::run(args),
         Command::Mutants(args) => mutants::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Requirements(args) => requirements::run(args),
         Command::Schema => {
             print!("{}", case::schema::schema_json());
             Ok(ExitCode::SUCCESS)

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hopcheck::case::{Level, Profile, Suite};
+use hopcheck::properties::{run_property, Property, PropertyVerdict};
 use hopcheck::report::{self, Report, ResultRecord, TargetInfo};
 use hopcheck::runner::{CaseResult, RunConfig, Runner};
 use hopcheck::target::resolve::{resolve, Resolved};
+use hopcheck::target::Target;
 use hopcheck::verdict::Verdict;
 
 use super::{load, matches, progress, runtime, SuiteArgs};
@@ -35,6 +37,12 @@ pub struct RunArgs {
     /// Cases in flight at once (default: the number of cores).
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
+    /// After the suite, also run each property (method and body across 307/308,
+    /// Location resolution, Authorization along chains of origins) with N
+    /// generated cases against the target. A property that fails counts as
+    /// unexpected; its shrunk counterexample goes to stderr as a case file.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    properties: u32,
     /// Only cases whose id contains one of these substrings.
     filters: Vec<String>,
 }
@@ -67,7 +75,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         .collect();
     let catalogue = Arc::new(suite.catalogue.clone());
     let bar = progress::bar(cases.len(), target.name());
-    let results = runtime()?.block_on(runner.run_all(target.clone(), &cases, catalogue, args.profile, |r| {
+    let rt = runtime()?;
+    let results = rt.block_on(runner.run_all(target.clone(), &cases, catalogue, args.profile, |r| {
         bar.inc(1);
         bar.set_message(r.id.clone());
     }));
@@ -122,11 +131,49 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         eprintln!("{expected_failures} known failures (listed with reasons in the target's known-failures file)");
     }
     eprintln!("report: {}", path.display());
-    Ok(if unexpected.is_empty() {
+    let failed_properties = run_properties(&args, &*target, &runner, &suite, &rt)?;
+    Ok(if unexpected.is_empty() && failed_properties == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Run each property with `--properties` samples; the number that failed.
+/// A property that could not run is a harness error.
+fn run_properties(
+    args: &RunArgs,
+    target: &dyn Target,
+    runner: &Runner,
+    suite: &Suite,
+    rt: &tokio::runtime::Runtime,
+) -> Result<usize, String> {
+    if args.properties == 0 {
+        return Ok(0);
+    }
+    let mut failed = 0;
+    for property in Property::ALL {
+        let outcome = run_property(
+            property,
+            target,
+            runner,
+            &suite.catalogue,
+            args.profile,
+            args.properties,
+            rt.handle(),
+        );
+        let name = format!("property {} ({})", property.name(), property.requirements().join(", "));
+        match outcome.verdict {
+            PropertyVerdict::Held => eprintln!("{name}: held over {} samples", args.properties),
+            PropertyVerdict::Falsified(found) => {
+                failed += 1;
+                eprintln!("unexpected: {name}: {}\n{}", found.failure, found.toml);
+            }
+            PropertyVerdict::Aborted { reason } => return Err(format!("{name} could not run: {reason}")),
+            other => return Err(format!("{name}: {other:?}")),
+        }
+    }
+    Ok(failed)
 }
 
 /// A report row of verdict `error` for each case file that did not load.
