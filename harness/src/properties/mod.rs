@@ -228,3 +228,62 @@ fn rule(on: impl Into<String>, status: u16, headers: Vec<(String, String)>, body
 fn location(target: impl Into<String>) -> Vec<(String, String)> {
     vec![("Location".to_owned(), target.into())]
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::strategy::ValueTree;
+
+    use super::*;
+
+    /// The first 64 cases of `property`, as a run with the fixed seed draws them.
+    fn samples(property: Property) -> Vec<CaseFile> {
+        let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+        let strategy = property.strategy();
+        (0..64)
+            .map(|_| strategy.new_tree(&mut runner).expect("a sample").current())
+            .collect()
+    }
+
+    #[test]
+    fn samples_reach_large_bodies_both_statuses_and_odd_methods() {
+        let cases = samples(Property::MethodAndBody);
+        let largest = cases
+            .iter()
+            .filter_map(|c| c.steps[0].body.as_ref()?.bytes().ok())
+            .map(|b| b.len())
+            .max();
+        assert!(largest.is_some_and(|n| n > 16 << 10), "largest body {largest:?}");
+        for status in [307, 308] {
+            assert!(cases.iter().any(|c| c.origin[0].reply.status == status));
+        }
+        let usual = ["POST", "PUT", "PATCH", "DELETE", "GET", "OPTIONS", "HEAD", "TRACE"];
+        assert!(cases.iter().any(|c| !usual.contains(&c.steps[0].method.as_str())));
+    }
+
+    #[test]
+    fn samples_reach_every_reference_form_and_disagreeing_readings() {
+        let cases = samples(Property::LocationResolution);
+        let locations: Vec<&str> = cases.iter().map(|c| c.origin[0].reply.headers[0].1.as_str()).collect();
+        assert!(locations.iter().any(|l| l.starts_with("//")), "{locations:?}");
+        assert!(locations.iter().any(|l| l.starts_with("http")), "{locations:?}");
+        assert!(locations.iter().any(|l| l.starts_with('/') && !l.starts_with("//")));
+        assert!(locations.iter().any(|l| l.contains("..")));
+        assert!(
+            cases.iter().any(|c| c.outcomes.len() > 1),
+            "no case where readings differ"
+        );
+    }
+
+    #[test]
+    fn samples_reach_long_chains_that_leave_and_stay() {
+        let cases = samples(Property::AuthorizationScope);
+        assert!(cases.iter().any(|c| c.origin.len() == 6), "no chain of 5 redirects");
+        let leaves = |c: &CaseFile| {
+            c.expect
+                .as_ref()
+                .is_some_and(|e| e.hop.iter().any(|h| !h.header.absent.is_empty()))
+        };
+        assert!(cases.iter().any(leaves));
+        assert!(cases.iter().any(|c| !leaves(c)));
+    }
+}
