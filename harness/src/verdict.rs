@@ -72,10 +72,10 @@ impl From<Grade> for VerdictKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
     /// The hop (1-based) the expectation is about, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hop: Option<usize>,
     /// The step (1-based) whose reported result it is about, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
     /// `method`, `body`, `header.absent`, `status`, `url`, `hops`, ...
     pub field: String,
@@ -119,10 +119,10 @@ pub struct Verdict {
     /// One line for people: the matched outcome, or the first broken expectation.
     pub detail: String,
     /// The name of the outcome that matched, if one did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// Every expectation that did not hold (of the first outcome when none matched).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Mismatch>,
 }
 
