@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
@@ -95,9 +96,14 @@ impl Origin {
 
     /// Every hop recorded so far, in arrival order.
     pub fn hops(&self) -> Vec<Hop> {
-        let mut hops = self.shared.record().hops.clone();
+        let record = self.shared.record();
+        let mut hops = record.hops.clone();
         // A hop is stored when answered; concurrent connections can finish out of order.
         hops.sort_by_key(|hop| hop.index);
+        // Connections still silent come last: nothing followed them.
+        for (connection, tunnel) in &record.silent {
+            hops.push(silent_hop(hops.len() + 1, *connection, tunnel.as_ref()));
+        }
         hops
     }
 
@@ -138,6 +144,8 @@ struct Record {
     numbered: usize,
     hops: Vec<Hop>,
     cap_reached: bool,
+    /// Connections that have sent nothing for [`SILENT_AFTER`], by id.
+    silent: std::collections::BTreeMap<u64, Option<Tunnel>>,
 }
 
 impl Shared {
@@ -217,13 +225,8 @@ type PendingTunnel = Arc<Mutex<Option<(OnUpgrade, Tunnel)>>>;
 /// the tunnel. Boxed because it recurses.
 fn serve(shared: Arc<Shared>, io: BoxIo, conn: Conn) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let (first, io) = match tokio::time::timeout(SERVER_FIRST_WAIT, sniff(io)).await {
-            Ok(Ok(sniffed)) => sniffed,
-            Ok(Err(_)) => return,
-            Err(_) => {
-                record_silent(&shared, &conn);
-                return;
-            }
+        let Ok((first, io)) = sniff(&shared, io, &conn).await else {
+            return;
         };
         let (io, conn) = if first == 0x16 {
             match accept_tls(&shared, io, conn).await {
@@ -265,28 +268,54 @@ fn serve(shared: Arc<Shared>, io: BoxIo, conn: Conn) -> Pin<Box<dyn Future<Outpu
     })
 }
 
-/// How long a new connection may stay silent. A client that waits longer is
-/// speaking a protocol where the server talks first (FTP after an `ftp:`
-/// Location, say): the connection is recorded and closed.
-const SERVER_FIRST_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a new connection may stay silent before it counts as one where
+/// the client waits for the server to speak first (FTP after an `ftp:`
+/// Location, say), and how long it is then kept open in case bytes still come
+/// (a slow client on a loaded machine), before it is closed.
+const SILENT_AFTER: Duration = Duration::from_secs(2);
+const SILENT_CLOSE_AFTER: Duration = Duration::from_secs(8);
 
-/// Record a connection on which the client sent nothing, as a hop with
-/// scheme [`super::SILENT_SCHEME`], so that a case sees the client went there.
-fn record_silent(shared: &Shared, conn: &Conn) {
-    let Some(index) = shared.number_hop() else {
-        return;
+/// Read the first byte (0x16 opens a TLS handshake) and give back a stream that
+/// still yields it: a tunnel's stream cannot be peeked. A connection that
+/// stays silent is listed in [`Record::silent`] while it does.
+async fn sniff(shared: &Shared, mut io: BoxIo, conn: &Conn) -> io::Result<(u8, BoxIo)> {
+    let mut first = [0u8; 1];
+    // `read` is cancel-safe: a timed-out read loses no byte.
+    let read = match tokio::time::timeout(SILENT_AFTER, io.read(&mut first)).await {
+        Ok(read) => read?,
+        Err(_) => {
+            shared.record().silent.insert(conn.id, conn.tunnel.clone());
+            let read = tokio::time::timeout(SILENT_CLOSE_AFTER, io.read(&mut first)).await;
+            let Ok(read) = read else {
+                // Still silent: it stays listed, and the connection is closed.
+                return Err(io::ErrorKind::TimedOut.into());
+            };
+            shared.record().silent.remove(&conn.id);
+            read?
+        }
     };
-    let (host, port) = conn
-        .tunnel
-        .as_ref()
-        .map(|t| (t.host.clone(), t.port))
-        .unwrap_or_default();
-    shared.record().hops.push(Hop {
+    if read == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok((
+        first[0],
+        Box::new(Prefixed {
+            first: Some(first[0]),
+            inner: io,
+        }),
+    ))
+}
+
+/// A connection on which the client sent nothing, as a hop of scheme
+/// [`super::SILENT_SCHEME`], so that a case sees the client went there.
+fn silent_hop(index: usize, connection: u64, tunnel: Option<&Tunnel>) -> Hop {
+    let (host, port) = tunnel.map(|t| (t.host.clone(), t.port)).unwrap_or_default();
+    Hop {
         index,
         scheme: super::SILENT_SCHEME.to_owned(),
         host,
         port,
-        arrival: if conn.tunnel.is_some() {
+        arrival: if tunnel.is_some() {
             Arrival::Connect
         } else {
             Arrival::Direct
@@ -298,26 +327,10 @@ fn record_silent(shared: &Shared, conn: &Conn) {
         body: Vec::new(),
         body_truncated: false,
         sni: None,
-        connection: conn.id,
+        connection,
         status: 0,
         unscripted: true,
-    });
-}
-
-/// Read the first byte (0x16 opens a TLS handshake) and give back a stream that
-/// still yields it: a tunnel's stream cannot be peeked.
-async fn sniff(mut io: BoxIo) -> io::Result<(u8, BoxIo)> {
-    let mut first = [0u8; 1];
-    if io.read(&mut first).await? == 0 {
-        return Err(io::ErrorKind::UnexpectedEof.into());
     }
-    Ok((
-        first[0],
-        Box::new(Prefixed {
-            first: Some(first[0]),
-            inner: io,
-        }),
-    ))
 }
 
 /// Subjects of the leaf for a direct TLS connection without SNI: clients send
@@ -834,7 +847,7 @@ mod tests {
         let origin = origin(vec![rule("http://h.test/a", 200, &[], "")]).await;
         let mut stream = TcpStream::connect(origin.addr()).await.expect("connect");
         // The client waits for a greeting, as an FTP client does; the origin
-        // gives up after SERVER_FIRST_WAIT and closes without a byte.
+        // gives up after SILENT_AFTER + SILENT_CLOSE_AFTER and closes without a byte.
         let mut buf = [0u8; 16];
         let read = stream.read(&mut buf).await.unwrap_or(0);
         assert_eq!(read, 0, "the origin says nothing and closes");
@@ -842,6 +855,18 @@ mod tests {
         assert_eq!(hop.scheme, crate::origin::SILENT_SCHEME);
         assert!(hop.unscripted);
         assert!(hop.url().contains("sent nothing"));
+    }
+
+    #[tokio::test]
+    async fn a_slow_first_byte_is_served_and_not_counted_as_silent() {
+        let origin = origin(vec![rule("http://h.test/a", 200, &[], "")]).await;
+        let stream = TcpStream::connect(origin.addr()).await.expect("connect");
+        tokio::time::sleep(SILENT_AFTER + Duration::from_millis(500)).await;
+        assert_eq!(origin.hops().len(), 1, "listed as silent while it is");
+        let seen = Client::over(stream).await.send(get("/a", "h.test")).await;
+        assert_eq!(seen.status, 200);
+        let hop = only_hop(&origin);
+        assert_eq!(hop.url(), "http://h.test/a");
     }
 
     #[tokio::test]
