@@ -65,9 +65,7 @@ pub async fn analyse(
     options: Options,
     mut on_case_done: impl FnMut(&str),
 ) -> BTreeMap<String, CaseKills> {
-    // Most of a case's time is spent waiting on sockets or delays, so more
-    // cases than cores are in flight.
-    let width = (runner.config().parallelism * 4).max(8);
+    let width = runner.config().parallelism.max(1);
     let tasks = cases.iter().map(|case| {
         let (runner, catalogue, case, profiles) = (runner.clone(), catalogue.clone(), case.clone(), profiles.to_vec());
         let id = case.id.clone();

@@ -31,7 +31,9 @@ impl Default for RunConfig {
         RunConfig {
             profile: Profile::Rfc9110,
             case_timeout: Duration::from_secs(30),
-            parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            // Most of a case is waiting on loopback sockets or deliberate
+            // delays, so more cases than cores are in flight.
+            parallelism: std::thread::available_parallelism().map(|n| n.get() * 4).unwrap_or(8),
             limits: Limits::default(),
         }
     }

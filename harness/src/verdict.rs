@@ -327,7 +327,7 @@ impl Judge<'_> {
             "url",
             e.url.clone(),
             hop.url(),
-            e.url.as_deref() == Some(hop.url().as_str()),
+            e.url.as_deref().is_none_or(|u| same_url(u, &hop.url())),
         );
         field(
             "scheme",
@@ -434,7 +434,7 @@ impl Judge<'_> {
             }
         }
         if let Some(url) = &e.url {
-            if result.url.as_deref() != Some(url.as_str()) {
+            if !result.url.as_deref().is_some_and(|seen| same_url(url, seen)) {
                 let seen = result.url.clone().unwrap_or_else(|| seen_status.clone());
                 misses.push(self.miss(None, at, &e.rule, "url", url.clone(), seen));
             }
@@ -487,6 +487,39 @@ fn describe_hop_expect(e: &HopExpect) -> String {
     }
 }
 
+/// URLs equal up to RFC 3986 §6.2.2.1 and §6.2.3 normalisation of the
+/// authority: scheme and host compare case-insensitively, and a port equal to
+/// the scheme's default is the same as none. Paths, queries and fragments
+/// compare exactly: how a client spells them is what cases check.
+pub fn same_url(expected: &str, seen: &str) -> bool {
+    expected == seen || normalise_authority(expected) == normalise_authority(seen)
+}
+
+fn normalise_authority(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => (format!("{userinfo}@"), host_port),
+        None => (String::new(), authority),
+    };
+    let mut host_port = host_port.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "http" => Some(":80"),
+        "https" => Some(":443"),
+        _ => None,
+    };
+    if let Some(default) = default {
+        if host_port.ends_with(default) {
+            host_port.truncate(host_port.len() - default.len());
+        }
+    }
+    format!("{scheme}://{userinfo}{host_port}{tail}")
+}
+
 /// Bytes for people: short printable text quoted, else a length and a digest-like summary.
 pub fn describe_bytes(bytes: &[u8]) -> String {
     if bytes.is_empty() {
@@ -513,4 +546,163 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::case::{parse_case, Catalogue};
+    use crate::origin::Arrival;
+
+    const CATALOGUE: &str = r#"
+[[requirement]]
+id = "MUST-RULE"
+level = "must"
+source = "RFC 1 §1"
+rule = "a must"
+[[requirement]]
+id = "SHOULD-RULE"
+level = "should"
+source = "RFC 1 §2"
+rule = "a should"
+[[requirement]]
+id = "FETCH-RULE"
+level = "fetch"
+source = "Fetch §3"
+rule = "a fetch rule"
+"#;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::parse(std::path::Path::new("requirements.toml"), CATALOGUE).expect("catalogue")
+    }
+
+    fn case(requirements: &str, outcomes: &str) -> Case {
+        let src = format!(
+            "title = \"t\"\nrequirements = {requirements}\n[[step]]\nmethod = \"POST\"\nurl = \"http://o.test/a\"\nbody = \"x\"\n\
+             [[origin]]\non = \"http://o.test/a\"\nreply = {{ status = 307, headers = [[\"Location\", \"/b\"]] }}\n{outcomes}"
+        );
+        parse_case("t/case", std::path::Path::new("t/case.toml"), &src, &catalogue()).expect("case")
+    }
+
+    fn hop(index: usize, method: &str, path: &str, body: &str) -> Hop {
+        Hop {
+            index,
+            scheme: "http".into(),
+            host: "o.test".into(),
+            port: 80,
+            arrival: Arrival::Direct,
+            method: method.into(),
+            target: path.into(),
+            path_and_query: path.into(),
+            headers: vec![("host".into(), "o.test".into())],
+            body: body.as_bytes().to_vec(),
+            body_truncated: false,
+            sni: None,
+            connection: 1,
+            status: 200,
+            unscripted: false,
+        }
+    }
+
+    fn observed(second_method: &str, second_body: &str) -> Observation {
+        Observation {
+            hops: vec![hop(1, "POST", "/a", "x"), hop(2, second_method, "/b", second_body)],
+            steps: vec![StepResult { status: Some(200), url: Some("http://o.test/b".into()), ..StepResult::default() }],
+            ..Observation::default()
+        }
+    }
+
+    const KEEPS: &str = "[expect]\nhops = 2\n[[expect.hop]]\nindex = 2\nmethod = \"POST\"\nbody = { step = 1 }\n";
+
+    #[rstest]
+    #[case::same("http://a/b", "http://a/b", true)]
+    #[case::host_case("http://A.test/b", "http://a.test/b", true)]
+    #[case::scheme_case("HTTP://a/b", "http://a/b", true)]
+    #[case::default_port("http://a:80/b", "http://a/b", true)]
+    #[case::https_default_port("https://a:443/b", "https://a/b", true)]
+    #[case::other_port("http://a:8080/b", "http://a/b", false)]
+    #[case::path_case("http://a/B", "http://a/b", false)]
+    #[case::fragment("http://a/b#f", "http://a/b", false)]
+    #[case::percent_case("http://a/%C3%A9", "http://a/%c3%a9", false)]
+    fn urls_compare_up_to_authority_normalisation(#[case] a: &str, #[case] b: &str, #[case] same: bool) {
+        assert_eq!(same_url(a, b), same);
+    }
+
+    #[test]
+    fn a_matching_outcome_passes() {
+        let verdict = judge(&case("[\"MUST-RULE\"]", KEEPS), &catalogue(), Profile::Rfc9110, &observed("POST", "x"));
+        assert_eq!(verdict.kind, VerdictKind::Pass);
+        assert!(verdict.evidence.is_empty());
+    }
+
+    #[test]
+    fn a_broken_must_fails_with_hop_field_expected_seen_and_section() {
+        let verdict = judge(&case("[\"MUST-RULE\"]", KEEPS), &catalogue(), Profile::Rfc9110, &observed("GET", ""));
+        assert_eq!(verdict.kind, VerdictKind::Fail);
+        let first = &verdict.evidence[0];
+        assert_eq!((first.hop, first.field.as_str()), (Some(2), "method"));
+        assert_eq!((first.expected.as_str(), first.seen.as_str()), ("POST", "GET"));
+        assert_eq!((first.rule.as_str(), first.section.as_str()), ("MUST-RULE", "RFC 1 §1"));
+        assert_eq!(verdict.evidence[1].field, "body");
+        assert!(verdict.detail.contains("hop 2 method: expected POST, saw GET"), "{}", verdict.detail);
+    }
+
+    #[rstest]
+    #[case::should_warns("SHOULD-RULE", Profile::Rfc9110, VerdictKind::Warn)]
+    #[case::fetch_rule_is_info_under_rfc9110("FETCH-RULE", Profile::Rfc9110, VerdictKind::Info)]
+    #[case::fetch_rule_fails_under_fetch("FETCH-RULE", Profile::Fetch, VerdictKind::Fail)]
+    fn the_broken_rule_s_level_decides(#[case] rule: &str, #[case] profile: Profile, #[case] kind: VerdictKind) {
+        let verdict = judge(&case(&format!("[\"{rule}\"]"), KEEPS), &catalogue(), profile, &observed("GET", ""));
+        assert_eq!(verdict.kind, kind);
+    }
+
+    #[test]
+    fn a_fetch_miss_outranks_a_should_miss_under_fetch() {
+        let outcome = "[expect]\n[[expect.hop]]\nindex = 2\nrule = \"SHOULD-RULE\"\nmethod = \"POST\"\n\
+                       [[expect.hop]]\nindex = 2\nrule = \"FETCH-RULE\"\nbody = { step = 1 }\n";
+        let case = case("[\"SHOULD-RULE\", \"FETCH-RULE\"]", outcome);
+        assert_eq!(judge(&case, &catalogue(), Profile::Fetch, &observed("GET", "")).kind, VerdictKind::Fail);
+        assert_eq!(judge(&case, &catalogue(), Profile::Rfc9110, &observed("GET", "")).kind, VerdictKind::Warn);
+    }
+
+    #[rstest]
+    #[case::rfc9110(Profile::Rfc9110, VerdictKind::Pass)]
+    #[case::fetch(Profile::Fetch, VerdictKind::Fail)]
+    fn graded_outcomes_first_match_wins_per_profile(#[case] profile: Profile, #[case] kind: VerdictKind) {
+        let outcomes = "[[outcome]]\nname = \"rewritten\"\n[[outcome.hop]]\nindex = 2\nmethod = \"GET\"\n\
+                        [[outcome]]\nname = \"kept\"\ngrade = { rfc9110 = \"pass\", fetch = \"fail\" }\n\
+                        [[outcome.hop]]\nindex = 2\nmethod = \"POST\"\n";
+        let verdict = judge(&case("[\"MUST-RULE\"]", outcomes), &catalogue(), profile, &observed("POST", "x"));
+        assert_eq!(verdict.kind, kind);
+        assert_eq!(verdict.outcome.as_deref(), Some("kept"));
+    }
+
+    #[test]
+    fn a_declared_missing_feature_is_unsupported() {
+        let mut case = case("[\"MUST-RULE\"]", KEEPS);
+        case.file.needs = vec![Feature::Hsts];
+        let obs = Observation { unsupported: [Feature::Hsts].into(), ..observed("GET", "") };
+        assert_eq!(judge(&case, &catalogue(), Profile::Rfc9110, &obs).kind, VerdictKind::Unsupported);
+    }
+
+    #[test]
+    fn the_loop_guard_is_named_in_the_evidence() {
+        let obs = Observation { hop_cap: Some(64), ..observed("GET", "") };
+        let verdict = judge(&case("[\"MUST-RULE\"]", KEEPS), &catalogue(), Profile::Rfc9110, &obs);
+        assert_eq!(verdict.kind, VerdictKind::Fail);
+        assert!(verdict.evidence[0].seen.contains("more than 64 redirects"));
+    }
+
+    #[test]
+    fn a_missing_hop_and_an_error_result_are_evidence() {
+        let outcome = "[expect]\n[[expect.hop]]\nindex = 3\nmethod = \"GET\"\n[[expect.result]]\nstatus = 200\n";
+        let mut obs = observed("POST", "x");
+        obs.steps[0] = StepResult { error: Some("boom".into()), ..StepResult::default() };
+        let verdict = judge(&case("[\"MUST-RULE\"]", outcome), &catalogue(), Profile::Rfc9110, &obs);
+        let fields: Vec<&str> = verdict.evidence.iter().map(|m| m.field.as_str()).collect();
+        assert_eq!(fields, ["hop", "status"]);
+        assert_eq!(verdict.evidence[1].seen, "error: boom");
+    }
 }
