@@ -609,7 +609,11 @@ rule = "a fetch rule"
     fn observed(second_method: &str, second_body: &str) -> Observation {
         Observation {
             hops: vec![hop(1, "POST", "/a", "x"), hop(2, second_method, "/b", second_body)],
-            steps: vec![StepResult { status: Some(200), url: Some("http://o.test/b".into()), ..StepResult::default() }],
+            steps: vec![StepResult {
+                status: Some(200),
+                url: Some("http://o.test/b".into()),
+                ..StepResult::default()
+            }],
             ..Observation::default()
         }
     }
@@ -632,21 +636,35 @@ rule = "a fetch rule"
 
     #[test]
     fn a_matching_outcome_passes() {
-        let verdict = judge(&case("[\"MUST-RULE\"]", KEEPS), &catalogue(), Profile::Rfc9110, &observed("POST", "x"));
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", KEEPS),
+            &catalogue(),
+            Profile::Rfc9110,
+            &observed("POST", "x"),
+        );
         assert_eq!(verdict.kind, VerdictKind::Pass);
         assert!(verdict.evidence.is_empty());
     }
 
     #[test]
     fn a_broken_must_fails_with_hop_field_expected_seen_and_section() {
-        let verdict = judge(&case("[\"MUST-RULE\"]", KEEPS), &catalogue(), Profile::Rfc9110, &observed("GET", ""));
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", KEEPS),
+            &catalogue(),
+            Profile::Rfc9110,
+            &observed("GET", ""),
+        );
         assert_eq!(verdict.kind, VerdictKind::Fail);
         let first = &verdict.evidence[0];
         assert_eq!((first.hop, first.field.as_str()), (Some(2), "method"));
         assert_eq!((first.expected.as_str(), first.seen.as_str()), ("POST", "GET"));
         assert_eq!((first.rule.as_str(), first.section.as_str()), ("MUST-RULE", "RFC 1 §1"));
         assert_eq!(verdict.evidence[1].field, "body");
-        assert!(verdict.detail.contains("hop 2 method: expected POST, saw GET"), "{}", verdict.detail);
+        assert!(
+            verdict.detail.contains("hop 2 method: expected POST, saw GET"),
+            "{}",
+            verdict.detail
+        );
     }
 
     #[rstest]
@@ -654,7 +672,12 @@ rule = "a fetch rule"
     #[case::fetch_rule_is_info_under_rfc9110("FETCH-RULE", Profile::Rfc9110, VerdictKind::Info)]
     #[case::fetch_rule_fails_under_fetch("FETCH-RULE", Profile::Fetch, VerdictKind::Fail)]
     fn the_broken_rule_s_level_decides(#[case] rule: &str, #[case] profile: Profile, #[case] kind: VerdictKind) {
-        let verdict = judge(&case(&format!("[\"{rule}\"]"), KEEPS), &catalogue(), profile, &observed("GET", ""));
+        let verdict = judge(
+            &case(&format!("[\"{rule}\"]"), KEEPS),
+            &catalogue(),
+            profile,
+            &observed("GET", ""),
+        );
         assert_eq!(verdict.kind, kind);
     }
 
@@ -663,8 +686,14 @@ rule = "a fetch rule"
         let outcome = "[expect]\n[[expect.hop]]\nindex = 2\nrule = \"SHOULD-RULE\"\nmethod = \"POST\"\n\
                        [[expect.hop]]\nindex = 2\nrule = \"FETCH-RULE\"\nbody = { step = 1 }\n";
         let case = case("[\"SHOULD-RULE\", \"FETCH-RULE\"]", outcome);
-        assert_eq!(judge(&case, &catalogue(), Profile::Fetch, &observed("GET", "")).kind, VerdictKind::Fail);
-        assert_eq!(judge(&case, &catalogue(), Profile::Rfc9110, &observed("GET", "")).kind, VerdictKind::Warn);
+        assert_eq!(
+            judge(&case, &catalogue(), Profile::Fetch, &observed("GET", "")).kind,
+            VerdictKind::Fail
+        );
+        assert_eq!(
+            judge(&case, &catalogue(), Profile::Rfc9110, &observed("GET", "")).kind,
+            VerdictKind::Warn
+        );
     }
 
     #[rstest]
@@ -674,7 +703,12 @@ rule = "a fetch rule"
         let outcomes = "[[outcome]]\nname = \"rewritten\"\n[[outcome.hop]]\nindex = 2\nmethod = \"GET\"\n\
                         [[outcome]]\nname = \"kept\"\ngrade = { rfc9110 = \"pass\", fetch = \"fail\" }\n\
                         [[outcome.hop]]\nindex = 2\nmethod = \"POST\"\n";
-        let verdict = judge(&case("[\"MUST-RULE\"]", outcomes), &catalogue(), profile, &observed("POST", "x"));
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", outcomes),
+            &catalogue(),
+            profile,
+            &observed("POST", "x"),
+        );
         assert_eq!(verdict.kind, kind);
         assert_eq!(verdict.outcome.as_deref(), Some("kept"));
     }
@@ -683,13 +717,22 @@ rule = "a fetch rule"
     fn a_declared_missing_feature_is_unsupported() {
         let mut case = case("[\"MUST-RULE\"]", KEEPS);
         case.file.needs = vec![Feature::Hsts];
-        let obs = Observation { unsupported: [Feature::Hsts].into(), ..observed("GET", "") };
-        assert_eq!(judge(&case, &catalogue(), Profile::Rfc9110, &obs).kind, VerdictKind::Unsupported);
+        let obs = Observation {
+            unsupported: [Feature::Hsts].into(),
+            ..observed("GET", "")
+        };
+        assert_eq!(
+            judge(&case, &catalogue(), Profile::Rfc9110, &obs).kind,
+            VerdictKind::Unsupported
+        );
     }
 
     #[test]
     fn the_loop_guard_is_named_in_the_evidence() {
-        let obs = Observation { hop_cap: Some(64), ..observed("GET", "") };
+        let obs = Observation {
+            hop_cap: Some(64),
+            ..observed("GET", "")
+        };
         let verdict = judge(&case("[\"MUST-RULE\"]", KEEPS), &catalogue(), Profile::Rfc9110, &obs);
         assert_eq!(verdict.kind, VerdictKind::Fail);
         assert!(verdict.evidence[0].seen.contains("more than 64 redirects"));
@@ -699,7 +742,10 @@ rule = "a fetch rule"
     fn a_missing_hop_and_an_error_result_are_evidence() {
         let outcome = "[expect]\n[[expect.hop]]\nindex = 3\nmethod = \"GET\"\n[[expect.result]]\nstatus = 200\n";
         let mut obs = observed("POST", "x");
-        obs.steps[0] = StepResult { error: Some("boom".into()), ..StepResult::default() };
+        obs.steps[0] = StepResult {
+            error: Some("boom".into()),
+            ..StepResult::default()
+        };
         let verdict = judge(&case("[\"MUST-RULE\"]", outcome), &catalogue(), Profile::Rfc9110, &obs);
         let fields: Vec<&str> = verdict.evidence.iter().map(|m| m.field.as_str()).collect();
         assert_eq!(fields, ["hop", "status"]);

@@ -39,7 +39,12 @@ fn runner() -> &'static Arc<Runner> {
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME
-        .get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime"))
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime")
+        })
         .block_on(future)
 }
 
@@ -202,7 +207,12 @@ fn snapshot(target: &str, id: &str, profile: Profile, result: &CaseResult) -> Re
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_json_snapshot!(name, observed));
     }))
-    .map_err(|_| format!("[{}] the observations differ from snapshots/{target}/{id}.snap", profile.as_str()))
+    .map_err(|_| {
+        format!(
+            "[{}] the observations differ from snapshots/{target}/{id}.snap",
+            profile.as_str()
+        )
+    })
 }
 
 /// What a snapshot keeps: the verdict, every hop and every step result, with

@@ -145,8 +145,12 @@ mod tests {
 
     #[test]
     fn the_real_catalogue_loads_every_row() {
-        let catalogue = Catalogue::load(&suites().join("requirements.toml")).expect("catalogue");
-        assert_eq!(catalogue.requirements.len(), 104);
+        let path = suites().join("requirements.toml");
+        let catalogue = Catalogue::load(&path).expect("catalogue");
+        let tables = std::fs::read_to_string(&path).expect("read").matches("\n[[requirement]]").count();
+        // Every table loads; the 104 rows of the spec list are the floor.
+        assert_eq!(catalogue.requirements.len(), tables);
+        assert!(tables >= 104, "{tables}");
         let method = catalogue.get("RED-307-METHOD").expect("RED-307-METHOD");
         assert_eq!(method.level, Level::Must);
         assert_eq!(method.source, "RFC 9110 §15.4.8");
