@@ -119,6 +119,22 @@ pub struct Step {
     pub insecure: bool,
 }
 
+impl Step {
+    /// A request with no headers and no body that follows redirects.
+    pub fn new(method: &str, url: &str) -> Step {
+        Step {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            streamed: false,
+            follow: true,
+            delay_ms: 0,
+            insecure: false,
+        }
+    }
+}
+
 /// Bytes of a request or response body.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]

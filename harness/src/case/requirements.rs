@@ -147,7 +147,10 @@ mod tests {
     fn the_real_catalogue_loads_every_row() {
         let path = suites().join("requirements.toml");
         let catalogue = Catalogue::load(&path).expect("catalogue");
-        let tables = std::fs::read_to_string(&path).expect("read").matches("\n[[requirement]]").count();
+        let tables = std::fs::read_to_string(&path)
+            .expect("read")
+            .matches("\n[[requirement]]")
+            .count();
         // Every table loads; the 104 rows of the spec list are the floor.
         assert_eq!(catalogue.requirements.len(), tables);
         assert!(tables >= 104, "{tables}");

@@ -1,29 +1,22 @@
 //! `hopcheck explain <case>`: the case file, the rules it checks, and the
 //! transcript of one run (every hop, every step's result, the verdict).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hopcheck::case::{self, Profile};
+use hopcheck::case;
 use hopcheck::runner::{RunConfig, Runner};
-use hopcheck::target::resolve::resolve;
 use hopcheck::verdict::describe_bytes;
 
-use super::{runtime, SuiteArgs};
+use super::{runtime, SuiteArgs, TargetArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct ExplainArgs {
     /// The case id, e.g. `redirect/method-body/307/post-text-http`.
     case: String,
-    /// The target to run it against.
-    #[arg(long, default_value = "reference")]
-    target: String,
-    #[arg(long, value_enum, default_value_t = Profile::Rfc9110)]
-    profile: Profile,
+    #[command(flatten)]
+    target: TargetArgs,
     #[command(flatten)]
     suite: SuiteArgs,
-    #[arg(long, value_name = "DIR")]
-    targets: Option<PathBuf>,
 }
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
@@ -34,8 +27,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
         .unwrap_or_else(|| hopcheck::project_dir("suites"));
     let catalogue = case::Catalogue::load(&root.join("requirements.toml")).map_err(|e| e.to_string())?;
     let case = case::load_case(&root, &catalogue, &args.case).map_err(|e| e.to_string())?;
-    let targets_root = args.targets.clone().unwrap_or_else(|| hopcheck::project_dir("targets"));
-    let resolved = resolve(&args.target, &targets_root).map_err(|e| e.to_string())?;
+    let resolved = args.target.resolve()?;
     if let Some(reason) = resolved.skip {
         return Err(reason);
     }
@@ -55,11 +47,11 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
 
     let runner = Runner::new(RunConfig::default()).map_err(|e| e.to_string())?;
     let target = resolved.target;
-    let result = runtime()?.block_on(runner.run_case(&*target, &case, &catalogue, args.profile));
+    let result = runtime()?.block_on(runner.run_case(&*target, &case, &catalogue, args.target.profile));
     println!(
         "\ntranscript against {} under {}:",
         target.name(),
-        args.profile.as_str()
+        args.target.profile.as_str()
     );
     for hop in &result.hops {
         println!(

@@ -49,6 +49,27 @@ struct SuiteArgs {
     suites: Option<PathBuf>,
 }
 
+/// Which target, judged under which profile.
+#[derive(clap::Args, Debug, Clone)]
+struct TargetArgs {
+    /// `reference`, `reference~<Mutant>`, a target name from targets/, or a path to a target file.
+    #[arg(long, default_value = "reference")]
+    target: String,
+    /// Which spec family judges.
+    #[arg(long, value_enum, default_value_t = Profile::Rfc9110)]
+    profile: Profile,
+    /// Folder of target definitions (default: ./targets, else the project's).
+    #[arg(long, value_name = "DIR")]
+    targets: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    fn resolve(&self) -> Result<hopcheck::target::resolve::Resolved, String> {
+        let root = self.targets.clone().unwrap_or_else(|| hopcheck::project_dir("targets"));
+        hopcheck::target::resolve::resolve(&self.target, &root).map_err(|e| e.to_string())
+    }
+}
+
 pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::List { suites, filters } => {
@@ -83,6 +104,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
 fn load(dir: Option<PathBuf>) -> Result<Suite, String> {
     let dir = dir.unwrap_or_else(|| hopcheck::project_dir("suites"));
     case::load_suite(&dir).map_err(|e| e.to_string())
+}
+
+/// The suite's cases whose id matches the filters.
+fn select(suite: &Suite, filters: &[String]) -> Vec<case::Case> {
+    suite
+        .cases
+        .iter()
+        .filter(|c| matches(&c.id, filters))
+        .cloned()
+        .collect()
 }
 
 /// libtest-style filtering: no filters keeps everything; else any substring.

@@ -9,7 +9,7 @@ use hopcheck::mutation;
 use hopcheck::runner::{RunConfig, Runner};
 use hopcheck::target::mutant::Mutant;
 
-use super::{load, matches, profiles, progress, runtime, SuiteArgs};
+use super::{load, profiles, progress, runtime, select, SuiteArgs};
 
 /// The whole table: the reference and every mutant on every case.
 const FULL: mutation::Options = mutation::Options {
@@ -33,12 +33,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
     for err in &suite.errors {
         eprintln!("{err}");
     }
-    let cases: Vec<_> = suite
-        .cases
-        .iter()
-        .filter(|c| matches(&c.id, &args.filters))
-        .cloned()
-        .collect();
+    let cases = select(&suite, &args.filters);
     let profiles = profiles(args.profile);
     let runner = Arc::new(Runner::new(RunConfig::default()).map_err(|e| e.to_string())?);
     let catalogue = Arc::new(suite.catalogue.clone());

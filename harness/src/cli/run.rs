@@ -5,32 +5,25 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hopcheck::case::{Level, Profile, Suite};
+use hopcheck::case::{Level, Suite};
 use hopcheck::properties::{run_property, Property, PropertyVerdict};
 use hopcheck::report::{self, Report, ResultRecord, TargetInfo};
 use hopcheck::runner::{CaseResult, RunConfig, Runner};
-use hopcheck::target::resolve::{resolve, Resolved};
+use hopcheck::target::resolve::Resolved;
 use hopcheck::target::Target;
 use hopcheck::verdict::Verdict;
 
-use super::{load, matches, progress, runtime, SuiteArgs};
+use super::{load, matches, progress, runtime, select, SuiteArgs, TargetArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// `reference`, `reference~<Mutant>`, a target name from targets/, or a path to a target file.
-    #[arg(long, default_value = "reference")]
-    target: String,
-    /// Which spec family judges.
-    #[arg(long, value_enum, default_value_t = Profile::Rfc9110)]
-    profile: Profile,
+    #[command(flatten)]
+    target: TargetArgs,
     #[command(flatten)]
     suite: SuiteArgs,
     /// Folder for the report (default: ./reports, else the project's).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Folder of target definitions (default: ./targets, else the project's).
-    #[arg(long, value_name = "DIR")]
-    targets: Option<PathBuf>,
     /// Time limit for one case, in milliseconds.
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     timeout_ms: u64,
@@ -49,17 +42,16 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     let suite = load(args.suite.suites.clone())?;
-    let targets_root = args.targets.clone().unwrap_or_else(|| hopcheck::project_dir("targets"));
     let Resolved {
         target,
         known_failures,
         skip,
-    } = resolve(&args.target, &targets_root).map_err(|e| e.to_string())?;
+    } = args.target.resolve()?;
     if let Some(reason) = skip {
         return Err(reason);
     }
     let mut config = RunConfig {
-        profile: args.profile,
+        profile: args.target.profile,
         case_timeout: Duration::from_millis(args.timeout_ms),
         ..RunConfig::default()
     };
@@ -67,25 +59,24 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         config.parallelism = jobs.max(1);
     }
     let runner = Arc::new(Runner::new(config).map_err(|e| e.to_string())?);
-    let cases: Vec<_> = suite
-        .cases
-        .iter()
-        .filter(|c| matches(&c.id, &args.filters))
-        .cloned()
-        .collect();
+    let cases = select(&suite, &args.filters);
     let catalogue = Arc::new(suite.catalogue.clone());
     let bar = progress::bar(cases.len(), target.name());
     let rt = runtime()?;
-    let results = rt.block_on(runner.run_all(target.clone(), &cases, catalogue, args.profile, |r| {
-        bar.inc(1);
-        bar.set_message(r.id.clone());
-    }));
+    let results = rt.block_on(
+        runner.run_all(target.clone(), &cases, catalogue, args.target.profile, |r| {
+            bar.inc(1);
+            bar.set_message(r.id.clone());
+        }),
+    );
     bar.finish_and_clear();
 
     let mut records: Vec<ResultRecord> = results
         .into_iter()
         .map(|result| {
-            let known_failure = known_failures.reason(&result.id, args.profile).map(str::to_owned);
+            let known_failure = known_failures
+                .reason(&result.id, args.target.profile)
+                .map(str::to_owned);
             ResultRecord { result, known_failure }
         })
         .collect();
@@ -96,7 +87,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         name: target.name().to_owned(),
         version: target.version(),
     };
-    let report = Report::new(report::suite_revision(&suite), info, args.profile, records);
+    let report = Report::new(report::suite_revision(&suite), info, args.target.profile, records);
     let out_dir = args.out.clone().unwrap_or_else(|| hopcheck::project_dir("reports"));
     let path = out_dir.join(format!("{}.json", target.name()));
     report
@@ -104,7 +95,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
 
     let listed: Vec<String> = known_failures
-        .ids_for(args.profile)
+        .ids_for(args.target.profile)
         .into_iter()
         .map(str::to_owned)
         .collect();
@@ -119,7 +110,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         "{} ({}) under {}: {} cases: {}",
         report.target.name,
         report.target.version,
-        args.profile.as_str(),
+        args.target.profile.as_str(),
         report.results.len(),
         counts.join(", ")
     );
@@ -158,7 +149,7 @@ fn run_properties(
             target,
             runner,
             &suite.catalogue,
-            args.profile,
+            args.target.profile,
             args.properties,
             rt.handle(),
         );

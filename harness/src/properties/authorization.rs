@@ -148,14 +148,8 @@ fn case(chain: &[(Place, u16)]) -> CaseFile {
         preload: Vec::new(),
         hosts: Vec::new(),
         steps: vec![Step {
-            method: "GET".to_owned(),
-            url: Place::START.location(1),
             headers: vec![("Authorization".to_owned(), CREDENTIALS.to_owned())],
-            body: None,
-            streamed: false,
-            follow: true,
-            delay_ms: 0,
-            insecure: false,
+            ..Step::new("GET", &Place::START.location(1))
         }],
         origin,
         expect: Some(Outcome {

@@ -83,14 +83,9 @@ fn case(method: String, body: Vec<u8>, status: u16, next: usize) -> CaseFile {
         preload: Vec::new(),
         hosts: Vec::new(),
         steps: vec![Step {
-            method: method.clone(),
-            url: "http://origin.test/start".to_owned(),
             headers,
             body,
-            streamed: false,
-            follow: true,
-            delay_ms: 0,
-            insecure: false,
+            ..Step::new(&method, "http://origin.test/start")
         }],
         origin: vec![
             rule("http://origin.test/start", status, location(location_value), None),

@@ -379,16 +379,7 @@ mod tests {
     }
 
     fn step(method: &str, url: &str) -> PlanStep {
-        PlanStep {
-            method: method.to_owned(),
-            url: url.to_owned(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            streamed: false,
-            follow: true,
-            delay_ms: 0,
-            insecure: false,
-        }
+        PlanStep::new(method, url)
     }
 
     fn plan(case: &str, state_dir: &Path, steps: Vec<PlanStep>) -> Plan {

@@ -59,6 +59,22 @@ pub struct PlanStep {
     pub insecure: bool,
 }
 
+impl PlanStep {
+    /// A request with no headers and no body that follows redirects.
+    pub fn new(method: &str, url: &str) -> PlanStep {
+        PlanStep {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            streamed: false,
+            follow: true,
+            delay_ms: 0,
+            insecure: false,
+        }
+    }
+}
+
 /// What the client reported for one step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepResult {

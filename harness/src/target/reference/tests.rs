@@ -13,16 +13,7 @@ use crate::target::{Plan, PlanStep, Target, TargetRun};
 const ROUTES: [Route; 2] = [Route::Proxy, Route::ConnectTo];
 
 fn step(method: &str, url: &str) -> PlanStep {
-    PlanStep {
-        method: method.to_owned(),
-        url: url.to_owned(),
-        headers: Vec::new(),
-        body: Vec::new(),
-        streamed: false,
-        follow: true,
-        delay_ms: 0,
-        insecure: false,
-    }
+    PlanStep::new(method, url)
 }
 
 /// A script and host settings, written as in a case file.
