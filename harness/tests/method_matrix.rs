@@ -97,6 +97,10 @@ fn case_file(status: u16, method: &str, body: &BodyKind, scheme: &str) -> String
     if rewritten_post {
         requirements.push(hop_rule.clone());
     }
+    if matches!(status, 307 | 308) {
+        // Fetch re-extracts a kept body from its source: the same bytes again.
+        requirements.push("FET-REPLAY".to_owned());
+    }
     if !keeps {
         requirements.push("RED-HDR-CONTENT".to_owned());
     }
