@@ -157,3 +157,85 @@ pub fn suite_revision(suite: &crate::case::Suite) -> String {
     }
     format!("fnv64:{:016x}", crate::verdict::fnv64(&all))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Level;
+    use crate::verdict::Verdict;
+
+    fn record(id: &str, kind: VerdictKind, known_failure: Option<&str>) -> ResultRecord {
+        ResultRecord {
+            result: CaseResult {
+                id: id.into(),
+                requirements: vec!["RED-307-METHOD".into()],
+                level: Level::Must,
+                verdict: Verdict {
+                    kind,
+                    detail: "d".into(),
+                    outcome: None,
+                    evidence: Vec::new(),
+                },
+                hops: Vec::new(),
+                steps: Vec::new(),
+                stderr: String::new(),
+                duration_ms: 1,
+            },
+            known_failure: known_failure.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_results_json_has_the_contract_s_fields_and_reads_back() {
+        let report = Report::new(
+            "fnv64:0".into(),
+            TargetInfo {
+                name: "t".into(),
+                version: "1".into(),
+            },
+            Profile::Fetch,
+            vec![record("a/b", VerdictKind::Fail, None)],
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out/t.json");
+        report.write_json(&path).expect("written");
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        for key in ["hopcheck", "suite", "target", "profile", "results"] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+        assert_eq!(json["target"]["name"], "t");
+        assert_eq!(json["profile"], "fetch");
+        let row = &json["results"][0];
+        for key in ["id", "requirements", "level", "verdict", "detail", "hops"] {
+            assert!(row.get(key).is_some(), "{key}");
+        }
+        assert_eq!(row["verdict"], "fail");
+        assert_eq!(json["summary"]["fail"], 1);
+        let back: Report = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back.results[0].result.verdict.kind, VerdictKind::Fail);
+    }
+
+    #[test]
+    fn unexpected_names_unlisted_failures_listed_passes_and_stale_entries() {
+        let records = vec![
+            record("fails", VerdictKind::Fail, None),
+            record("listed-fails", VerdictKind::Fail, Some("why")),
+            record("listed-passes", VerdictKind::Pass, Some("why")),
+            record("warns", VerdictKind::Warn, None),
+        ];
+        let listed = vec!["listed-fails".to_owned(), "listed-passes".to_owned(), "gone".to_owned()];
+        let found = unexpected(&records, &listed, true);
+        let ids: Vec<String> = found
+            .iter()
+            .map(|u| match u {
+                Unexpected::Failed { id, .. } | Unexpected::Passed { id, .. } | Unexpected::Stale { id } => id.clone(),
+            })
+            .collect();
+        assert_eq!(ids, ["fails", "listed-passes", "gone"]);
+        assert_eq!(
+            unexpected(&records, &listed, false).len(),
+            2,
+            "a filtered run does not flag stale entries"
+        );
+    }
+}

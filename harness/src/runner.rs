@@ -45,6 +45,8 @@ pub struct CaseResult {
     pub id: String,
     pub requirements: Vec<String>,
     pub level: Level,
+    /// Flattened: `verdict`, `detail`, `outcome` and `evidence` sit in the row itself.
+    #[serde(flatten)]
     pub verdict: Verdict,
     pub hops: Vec<Hop>,
     pub steps: Vec<StepResult>,

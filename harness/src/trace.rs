@@ -22,15 +22,9 @@ pub struct Results {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ResultRow {
     pub id: String,
-    pub verdict: VerdictOnly,
+    pub verdict: VerdictKind,
     #[serde(default)]
     pub known_failure: Option<String>,
-}
-
-/// The kind of a verdict, without its detail and evidence.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct VerdictOnly {
-    pub kind: VerdictKind,
 }
 
 impl Results {
@@ -49,9 +43,7 @@ impl Results {
                 .iter()
                 .map(|r| ResultRow {
                     id: r.result.id.clone(),
-                    verdict: VerdictOnly {
-                        kind: r.result.verdict.kind,
-                    },
+                    verdict: r.result.verdict.kind,
                     known_failure: r.known_failure.clone(),
                 })
                 .collect(),
@@ -118,7 +110,7 @@ pub fn trace(catalogue: &Catalogue, order: &[String], cases: &[Case], results: O
         .map(|r| {
             r.results
                 .iter()
-                .map(|row| (row.id.as_str(), (row.verdict.kind, row.known_failure.is_some())))
+                .map(|row| (row.id.as_str(), (row.verdict, row.known_failure.is_some())))
                 .collect()
         })
         .unwrap_or_default();

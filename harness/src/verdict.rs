@@ -115,6 +115,8 @@ pub struct Observation {
 /// The judgement of one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// Serialised as `verdict`: a results row reads `"verdict": "fail"`.
+    #[serde(rename = "verdict")]
     pub kind: VerdictKind,
     /// One line for people: the matched outcome, or the first broken expectation.
     pub detail: String,
