@@ -5,6 +5,54 @@
 //! (scripted servers, routing, TLS, recording) → [`target`] (drive a client)
 //! → [`runner`] (schedule, time out, collect) → [`verdict`] (judge) →
 //! [`report`] (JSON and friends). The `hopcheck` binary only wires these.
+//! Beside them: [`mutation`] (the reference with one rule broken, per case),
+//! [`properties`] (generated cases, shrunk to a case file on failure) and
+//! [`trace`] (requirements → cases → verdicts).
+//!
+//! ## Running the suite against your own client
+//!
+//! A Rust HTTP client implements [`target::Target`]: it gets a
+//! [`target::Plan`] per case (the steps, the proxy or connect-to address of
+//! the case's origin, the test CA to trust, a state folder, HSTS hosts to
+//! preload) and reports what each step ended with.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use hopcheck::case::{load_suite, Profile};
+//! use hopcheck::runner::{RunConfig, Runner};
+//! use hopcheck::target::{BoxFuture, Plan, StepResult, Target, TargetError, TargetRun};
+//! use hopcheck::verdict::VerdictKind;
+//!
+//! struct MyClient;
+//!
+//! impl Target for MyClient {
+//!     fn name(&self) -> &str {
+//!         "my-client"
+//!     }
+//!     fn version(&self) -> String {
+//!         "0.1.0".into()
+//!     }
+//!     fn run<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<TargetRun, TargetError>> {
+//!         Box::pin(async move {
+//!             // Send each step through `plan.proxy` (or dial `plan.connect_to`),
+//!             // trusting only `plan.ca_file`, and report status, URL, headers, body.
+//!             let steps = plan.steps.iter().map(|_| StepResult::default()).collect();
+//!             Ok(TargetRun { steps, ..TargetRun::default() })
+//!         })
+//!     }
+//! }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let suite = load_suite(std::path::Path::new("suites"))?;
+//! let runner = Arc::new(Runner::new(RunConfig::default())?);
+//! let catalogue = Arc::new(suite.catalogue.clone());
+//! let results = runner.run_all(Arc::new(MyClient), &suite.cases, catalogue, Profile::Rfc9110, |_| {}).await;
+//! let passed = results.iter().filter(|r| r.verdict.kind == VerdictKind::Pass).count();
+//! println!("{passed} of {} cases pass", results.len());
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
