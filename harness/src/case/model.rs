@@ -321,6 +321,17 @@ pub struct ResultExpect {
     pub body: Option<Body>,
 }
 
+impl ResultExpect {
+    /// Step `step` ends with a response of `status`.
+    pub fn status(step: usize, status: u16) -> ResultExpect {
+        ResultExpect {
+            step,
+            status: Some(status),
+            ..ResultExpect::default()
+        }
+    }
+}
+
 impl Body {
     /// The bytes this body stands for; `Err` for invalid base64.
     pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {

@@ -155,11 +155,7 @@ fn case(chain: &[(Place, u16)]) -> CaseFile {
         expect: Some(Outcome {
             hops: Some(places.len()),
             hop,
-            result: vec![ResultExpect {
-                step: 1,
-                status: Some(200),
-                ..ResultExpect::default()
-            }],
+            result: vec![ResultExpect::status(1, 200)],
             ..Outcome::default()
         }),
         outcomes: Vec::new(),

@@ -100,11 +100,7 @@ fn case(method: String, body: Vec<u8>, status: u16, next: usize) -> CaseFile {
                 body: Some(BodyExpect::SameAsStep { step: 1 }),
                 ..HopExpect::default()
             }],
-            result: vec![ResultExpect {
-                step: 1,
-                status: Some(200),
-                ..ResultExpect::default()
-            }],
+            result: vec![ResultExpect::status(1, 200)],
             ..Outcome::default()
         }),
         outcomes: Vec::new(),

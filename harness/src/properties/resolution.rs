@@ -283,11 +283,7 @@ fn outcome(target: &Option<HopTarget>, name: Option<&str>, grade: Option<GradeSp
                 url: Some(target.url()),
                 ..HopExpect::default()
             }],
-            ResultExpect {
-                step: 1,
-                status: Some(200),
-                ..ResultExpect::default()
-            },
+            ResultExpect::status(1, 200),
         ),
         None => (
             1,
