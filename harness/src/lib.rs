@@ -11,8 +11,8 @@
 //!
 //! ## Running the suite against your own client
 //!
-//! A Rust HTTP client implements [`target::Target`]: it gets a
-//! [`target::Plan`] per case (the steps, the proxy or connect-to address of
+//! A Rust HTTP client implements [`targets::Target`]: it gets a
+//! [`targets::Plan`] per case (the steps, the proxy or connect-to address of
 //! the case's origin, the test CA to trust, a state folder, HSTS hosts to
 //! preload) and reports what each step ended with.
 //!
@@ -21,7 +21,7 @@
 //!
 //! use hopcheck::case::{load_suite, Profile};
 //! use hopcheck::runner::{RunConfig, Runner};
-//! use hopcheck::target::{BoxFuture, Plan, StepResult, Target, TargetError, TargetRun};
+//! use hopcheck::targets::{BoxFuture, Plan, StepResult, Target, TargetError, TargetRun};
 //! use hopcheck::verdict::VerdictKind;
 //!
 //! struct MyClient;
@@ -62,7 +62,7 @@ pub mod origin;
 pub mod properties;
 pub mod report;
 pub mod runner;
-pub mod target;
+pub mod targets;
 pub mod trace;
 pub mod verdict;
 

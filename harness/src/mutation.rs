@@ -8,8 +8,8 @@ use futures::stream::{self, StreamExt};
 
 use crate::case::{Case, Catalogue, Level, Profile};
 use crate::runner::{CaseResult, Runner};
-use crate::target::mutant::Mutant;
-use crate::target::reference::ReferenceAgent;
+use crate::targets::mutant::Mutant;
+use crate::targets::reference::ReferenceAgent;
 use crate::verdict::VerdictKind;
 
 /// What mutation analysis found for one case.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, Catalogue, Level, Profile};
 use crate::origin::{Hop, Limits, Origin, TestCa};
-use crate::target::{Plan, PlanStep, StepResult, Target, TargetError};
+use crate::targets::{Plan, PlanStep, StepResult, Target, TargetError};
 use crate::verdict::{self, Observation, Verdict};
 
 /// How a run is carried out.

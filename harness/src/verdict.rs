@@ -9,7 +9,7 @@ use crate::case::{
     Body, BodyExpect, Case, Catalogue, Feature, Grade, HopExpect, Level, Outcome, Profile, ResultExpect,
 };
 use crate::origin::{normalise_host, Hop};
-use crate::target::StepResult;
+use crate::targets::StepResult;
 
 /// Every outcome a case can have. Reports derive from this enum only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -6,9 +6,9 @@ use std::path::Path;
 use hopcheck::case::{parse_case, Catalogue, Profile};
 use hopcheck::properties::{run_property, Counterexample, Property, PropertyVerdict};
 use hopcheck::runner::{RunConfig, Runner};
-use hopcheck::target::mutant::Mutant;
-use hopcheck::target::reference::ReferenceAgent;
-use hopcheck::target::Target;
+use hopcheck::targets::mutant::Mutant;
+use hopcheck::targets::reference::ReferenceAgent;
+use hopcheck::targets::Target;
 use hopcheck::verdict::VerdictKind;
 
 /// Samples per property: enough to reach every generator branch, few enough to stay quick.

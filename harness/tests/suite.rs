@@ -13,8 +13,8 @@ use hopcheck::case::{self, Case, Catalogue, Profile};
 use hopcheck::mutation;
 use hopcheck::report::{self, is_failure, ResultRecord};
 use hopcheck::runner::{CaseResult, RunConfig, Runner};
-use hopcheck::target::resolve::{resolve, Resolved};
-use hopcheck::target::spec::TargetSpec;
+use hopcheck::targets::resolve::{resolve, Resolved};
+use hopcheck::targets::spec::TargetSpec;
 use hopcheck::verdict::{describe_bytes, VerdictKind};
 use libtest_mimic::{Arguments, Failed, Trial};
 

@@ -3,7 +3,7 @@
 typical user types it, and reports what curl got.
 
 Protocol: one JSON plan per line on stdin, one JSON answer per line on stdout
-(see harness/src/target/mod.rs: Plan in, TargetRun out; bodies in base64).
+(see harness/src/targets/mod.rs: Plan in, TargetRun out; bodies in base64).
 Python standard library only. Anything unexpected becomes a per-step error
 string, never a crash; the command lines run are logged to stderr.
 """

@@ -64,9 +64,9 @@ struct TargetArgs {
 }
 
 impl TargetArgs {
-    fn resolve(&self) -> Result<hopcheck::target::resolve::Resolved, String> {
+    fn resolve(&self) -> Result<hopcheck::targets::resolve::Resolved, String> {
         let root = self.targets.clone().unwrap_or_else(|| hopcheck::project_dir("targets"));
-        hopcheck::target::resolve::resolve(&self.target, &root).map_err(|e| e.to_string())
+        hopcheck::targets::resolve::resolve(&self.target, &root).map_err(|e| e.to_string())
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hopcheck::case::Profile;
 use hopcheck::mutation;
 use hopcheck::runner::{RunConfig, Runner};
-use hopcheck::target::mutant::Mutant;
+use hopcheck::targets::mutant::Mutant;
 
 use super::{load, profiles, progress, runtime, select, SuiteArgs};
 

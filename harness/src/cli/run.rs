@@ -9,8 +9,8 @@ use hopcheck::case::{Level, Suite};
 use hopcheck::properties::{run_property, Property, PropertyVerdict};
 use hopcheck::report::{self, Report, ResultRecord, TargetInfo};
 use hopcheck::runner::{CaseResult, RunConfig, Runner};
-use hopcheck::target::resolve::Resolved;
-use hopcheck::target::Target;
+use hopcheck::targets::resolve::Resolved;
+use hopcheck::targets::Target;
 use hopcheck::verdict::Verdict;
 
 use super::{load, matches, progress, runtime, select, SuiteArgs, TargetArgs};

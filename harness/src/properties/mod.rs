@@ -19,7 +19,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 
 use crate::case::{self, Body, CaseFile, Catalogue, OriginRule, Profile, Reply};
 use crate::runner::Runner;
-use crate::target::Target;
+use crate::targets::Target;
 use crate::verdict::VerdictKind;
 
 /// One generated family of cases and the rule it checks.

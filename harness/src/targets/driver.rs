@@ -355,8 +355,8 @@ mod tests {
 
     use super::*;
     use crate::case::{Preload, Profile};
-    use crate::target::spec::{KnownFailures, Routing};
-    use crate::target::PlanStep;
+    use crate::targets::spec::{KnownFailures, Routing};
+    use crate::targets::PlanStep;
 
     fn fixtures() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drivers")
@@ -402,7 +402,7 @@ mod tests {
         plan(case, state_dir, vec![step("GET", "http://origin.test/")])
     }
 
-    fn header<'a>(result: &'a crate::target::StepResult, name: &str) -> &'a str {
+    fn header<'a>(result: &'a crate::targets::StepResult, name: &str) -> &'a str {
         result
             .headers
             .iter()

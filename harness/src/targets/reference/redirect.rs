@@ -7,7 +7,7 @@ use super::request_url::{Leniency, RequestUrl, UrlError};
 use super::resolve::{self, ResolveError};
 use super::Rules;
 use crate::case::Profile;
-use crate::target::mutant::Mutant;
+use crate::targets::mutant::Mutant;
 
 /// Redirects followed in one step before giving up (Fetch redirect step 7).
 pub const REDIRECT_LIMIT: usize = 20;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::request_url::{normalize_host, RequestUrl, Scheme};
 use super::Rules;
 use crate::case::Profile;
-use crate::target::mutant::Mutant;
+use crate::targets::mutant::Mutant;
 
 /// A valid STS field: what it asks the user agent to note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -472,7 +472,7 @@ pub fn upgrade(url: &mut RequestUrl, store: &mut HstsStore, now: Instant, rules:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::reference::request_url::Leniency;
+    use crate::targets::reference::request_url::Leniency;
     use rstest::rstest;
 
     fn ok(max_age: u64, include_subdomains: bool) -> Result<StsPolicy, ()> {

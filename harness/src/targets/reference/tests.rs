@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{ReferenceAgent, Route};
 use crate::case::{HostConfig, OriginRule, Preload, Profile};
 use crate::origin::{Arrival, Hop, Limits, Origin, TestCa};
-use crate::target::mutant::Mutant;
-use crate::target::{Plan, PlanStep, Target, TargetRun};
+use crate::targets::mutant::Mutant;
+use crate::targets::{Plan, PlanStep, Target, TargetRun};
 
 const ROUTES: [Route; 2] = [Route::Proxy, Route::ConnectTo];
 
