@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::case::{Case, Catalogue, Level, Profile};
+use crate::case::{Case, Catalogue, Level, Outcome, Profile};
 use crate::report::{Report, TargetInfo};
 use crate::verdict::VerdictKind;
 
@@ -175,11 +175,7 @@ pub fn trace(catalogue: &Catalogue, order: &[String], cases: &[Case], results: O
 
 /// Every requirement id a case names: its `requirements` and each expectation's `rule`.
 fn citations(case: &Case) -> impl Iterator<Item = &str> {
-    let rules = case.outcomes().flat_map(|outcome| {
-        let hops = outcome.hop.iter().filter_map(|h| h.rule.as_deref());
-        let results = outcome.result.iter().filter_map(|r| r.rule.as_deref());
-        hops.chain(results)
-    });
+    let rules = case.outcomes().flat_map(Outcome::cited_rules);
     case.file.requirements.iter().map(String::as_str).chain(rules)
 }
 
@@ -235,7 +231,7 @@ rule = "Nobody checks this."
         let rule = rule.map(|r| format!("rule = \"{r}\"\n")).unwrap_or_default();
         let src = format!(
             "title = \"t\"\nrequirements = {requirements}\n[[step]]\nurl = \"http://origin.test/\"\n\
-             [expect]\nhops = 1\n[[expect.hop]]\nindex = 1\n{rule}method = \"GET\"\n"
+             [expect]\n{rule}hops = 1\n[[expect.hop]]\nindex = 1\nmethod = \"GET\"\n"
         );
         parse_case(id, Path::new("case.toml"), &src, catalogue).expect("test case loads")
     }

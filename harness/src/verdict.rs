@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::case::{
-    Body, BodyExpect, Case, Catalogue, Feature, Grade, HopExpect, Level, Outcome, Profile, ResultExpect,
+    Body, BodyExpect, Case, Catalogue, Feature, Grade, HopExpect, Level, Outcome, Profile, ResultExpect, Rules,
 };
 use crate::origin::{normalise_host, Hop};
 use crate::targets::StepResult;
@@ -123,7 +123,7 @@ pub struct Verdict {
     /// The name of the outcome that matched, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
-    /// Every expectation that did not hold (of the first outcome when none matched).
+    /// Every expectation that did not hold (of the closest outcome when none matched).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Mismatch>,
 }
@@ -182,8 +182,15 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
     if !lacking.is_empty() {
         return Verdict::unsupported(&lacking);
     }
-    let judge = Judge { case, catalogue, obs };
-    let mut first_miss: Option<Vec<Mismatch>> = None;
+    let judge = Judge {
+        case,
+        catalogue,
+        profile,
+        obs,
+    };
+    // The closest outcome (fewest broken expectations, the first on a tie)
+    // is the evidence when none matches: the first may be far off.
+    let mut closest: Option<(&Outcome, Vec<Mismatch>)> = None;
     for (i, outcome) in case.outcomes().enumerate() {
         let misses = judge.check(outcome);
         if misses.is_empty() {
@@ -200,11 +207,20 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
                 evidence: Vec::new(),
             };
         }
-        first_miss.get_or_insert(misses);
+        if closest.as_ref().is_none_or(|(_, best)| misses.len() < best.len()) {
+            closest = Some((outcome, misses));
+        }
     }
-    let mut evidence = first_miss.unwrap_or_default();
+    let (closest_name, mut evidence) = match closest {
+        Some((outcome, misses)) => (outcome.name.clone(), misses),
+        None => (None, Vec::new()),
+    };
     if let Some(cap) = obs.hop_cap {
-        let rule = case.file.requirements.first().cloned().unwrap_or_default();
+        let rule = evidence
+            .first()
+            .map(|m| m.rule.clone())
+            .or_else(|| case.file.requirements.first().cloned())
+            .unwrap_or_default();
         evidence.insert(
             0,
             Mismatch {
@@ -229,10 +245,13 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
         Level::Should => VerdictKind::Warn,
         _ => VerdictKind::Info,
     };
-    let detail = evidence
+    let mut detail = evidence
         .first()
         .map(ToString::to_string)
         .unwrap_or_else(|| "no outcome matched".into());
+    if let Some(name) = closest_name.filter(|_| case.outcomes().nth(1).is_some()) {
+        detail.push_str(&format!(" (closest outcome: {name})"));
+    }
     Verdict {
         kind,
         detail,
@@ -244,6 +263,7 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
 struct Judge<'a> {
     case: &'a Case,
     catalogue: &'a Catalogue,
+    profile: Profile,
     obs: &'a Observation,
 }
 
@@ -252,19 +272,37 @@ impl Judge<'_> {
         self.catalogue.get(rule).map(|r| r.source.clone()).unwrap_or_default()
     }
 
+    /// The requirement a miss of an expectation checking `rules` breaks: the
+    /// one that binds strongest under the profile (the first on a tie);
+    /// with none named, the case's first requirement.
+    fn binding_rule(&self, rules: Option<&Rules>) -> String {
+        let Some(rules) = rules else {
+            return self.case.file.requirements.first().cloned().unwrap_or_default();
+        };
+        let level = |id: &String| {
+            self.catalogue
+                .get(id)
+                .map_or(Level::Info, |r| r.level.under(self.profile))
+        };
+        rules
+            .ids()
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, id)| (level(id), *i))
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default()
+    }
+
     fn miss(
         &self,
         hop: Option<usize>,
         step: Option<usize>,
-        rule: &Option<String>,
+        rules: Option<&Rules>,
         field: &str,
         expected: String,
         seen: String,
     ) -> Mismatch {
-        let rule = rule
-            .clone()
-            .or_else(|| self.case.file.requirements.first().cloned())
-            .unwrap_or_default();
+        let rule = self.binding_rule(rules);
         Mismatch {
             hop,
             step,
@@ -278,8 +316,9 @@ impl Judge<'_> {
 
     fn check(&self, outcome: &Outcome) -> Vec<Mismatch> {
         let mut misses = Vec::new();
+        let rules = outcome.rule.as_ref();
         if let Some(count) = outcome.hops {
-            if self.obs.hops.len() != count {
+            if !count.admits(self.obs.hops.len()) {
                 let urls: Vec<String> = self
                     .obs
                     .hops
@@ -289,7 +328,7 @@ impl Judge<'_> {
                 misses.push(self.miss(
                     None,
                     None,
-                    &None,
+                    rules,
                     "hops",
                     count.to_string(),
                     format!("{} [{}]", self.obs.hops.len(), urls.join(", ")),
@@ -297,21 +336,21 @@ impl Judge<'_> {
             }
         }
         for expect in &outcome.hop {
-            self.check_hop(expect, &mut misses);
+            self.check_hop(expect, expect.rule.as_ref().or(rules), &mut misses);
         }
         for expect in &outcome.result {
-            self.check_result(expect, &mut misses);
+            self.check_result(expect, expect.rule.as_ref().or(rules), &mut misses);
         }
         misses
     }
 
-    fn check_hop(&self, e: &HopExpect, misses: &mut Vec<Mismatch>) {
+    fn check_hop(&self, e: &HopExpect, rules: Option<&Rules>, misses: &mut Vec<Mismatch>) {
         let at = Some(e.index);
         let Some(hop) = e.index.checked_sub(1).and_then(|i| self.obs.hops.get(i)) else {
             misses.push(self.miss(
                 at,
                 None,
-                &e.rule,
+                rules,
                 "hop",
                 format!("a hop {}", describe_hop_expect(e)),
                 format!("only {} hops", self.obs.hops.len()),
@@ -321,7 +360,7 @@ impl Judge<'_> {
         let mut field = |name: &str, expected: Option<String>, seen: String, same: bool| {
             if let Some(expected) = expected {
                 if !same {
-                    misses.push(self.miss(at, None, &e.rule, name, expected, seen));
+                    misses.push(self.miss(at, None, rules, name, expected, seen));
                 }
             }
         };
@@ -367,12 +406,12 @@ impl Judge<'_> {
                 Ok(expected) => misses.push(self.miss(
                     at,
                     None,
-                    &e.rule,
+                    rules,
                     "body",
                     describe_bytes(&expected),
                     describe_body_seen(&expected, hop),
                 )),
-                Err(reason) => misses.push(self.miss(at, None, &e.rule, "body", reason, "-".into())),
+                Err(reason) => misses.push(self.miss(at, None, rules, "body", reason, "-".into())),
             }
         }
         for name in &e.header.present {
@@ -380,7 +419,7 @@ impl Judge<'_> {
                 misses.push(self.miss(
                     at,
                     None,
-                    &e.rule,
+                    rules,
                     "header.present",
                     format!("`{name}` present"),
                     "absent".into(),
@@ -393,7 +432,7 @@ impl Judge<'_> {
                 misses.push(self.miss(
                     at,
                     None,
-                    &e.rule,
+                    rules,
                     "header.absent",
                     format!("no `{name}`"),
                     format!("`{name}: {}`", values.join("`, `")),
@@ -408,15 +447,15 @@ impl Judge<'_> {
                 } else {
                     format!("`{name}: {}`", values.join("`, `"))
                 };
-                misses.push(self.miss(at, None, &e.rule, "header.equal", format!("`{name}: {value}`"), seen));
+                misses.push(self.miss(at, None, rules, "header.equal", format!("`{name}: {value}`"), seen));
             }
         }
     }
 
-    fn check_result(&self, e: &ResultExpect, misses: &mut Vec<Mismatch>) {
+    fn check_result(&self, e: &ResultExpect, rules: Option<&Rules>, misses: &mut Vec<Mismatch>) {
         let at = Some(e.step);
         let Some(result) = e.step.checked_sub(1).and_then(|i| self.obs.steps.get(i)) else {
-            misses.push(self.miss(None, at, &e.rule, "result", "a result".into(), "none".into()));
+            misses.push(self.miss(None, at, rules, "result", "a result".into(), "none".into()));
             return;
         };
         let seen_status = match (&result.error, result.status) {
@@ -426,19 +465,19 @@ impl Judge<'_> {
         };
         if let Some(status) = e.status {
             if result.error.is_some() || result.status != Some(status) {
-                misses.push(self.miss(None, at, &e.rule, "status", status.to_string(), seen_status.clone()));
+                misses.push(self.miss(None, at, rules, "status", status.to_string(), seen_status.clone()));
             }
         }
         if let Some(want_error) = e.error {
             if want_error != result.error.is_some() {
                 let expected = if want_error { "an error" } else { "no error" };
-                misses.push(self.miss(None, at, &e.rule, "error", expected.into(), seen_status.clone()));
+                misses.push(self.miss(None, at, rules, "error", expected.into(), seen_status.clone()));
             }
         }
         if let Some(url) = &e.url {
             if !result.url.as_deref().is_some_and(|seen| same_url(url, seen)) {
                 let seen = result.url.clone().unwrap_or_else(|| seen_status.clone());
-                misses.push(self.miss(None, at, &e.rule, "url", url.clone(), seen));
+                misses.push(self.miss(None, at, rules, "url", url.clone(), seen));
             }
         }
         if let Some(body) = &e.body {
@@ -447,13 +486,13 @@ impl Judge<'_> {
                 Ok(expected) => misses.push(self.miss(
                     None,
                     at,
-                    &e.rule,
+                    rules,
                     "body",
                     describe_bytes(&expected),
                     describe_bytes(&result.body),
                 )),
                 Err(err) => {
-                    misses.push(self.miss(None, at, &e.rule, "body", format!("invalid base64: {err}"), "-".into()))
+                    misses.push(self.miss(None, at, rules, "body", format!("invalid base64: {err}"), "-".into()))
                 }
             }
         }
@@ -713,6 +752,54 @@ rule = "a fetch rule"
         );
         assert_eq!(verdict.kind, kind);
         assert_eq!(verdict.outcome.as_deref(), Some("kept"));
+    }
+
+    #[test]
+    fn the_closest_outcome_gives_the_evidence() {
+        // The first outcome misses method and body; the second only the body.
+        let outcomes = "[[outcome]]\nname = \"kept\"\nhops = 2\n[[outcome.hop]]\nindex = 2\nmethod = \"POST\"\nbody = { step = 1 }\n\
+                        [[outcome]]\nname = \"rewritten\"\nhops = 2\n[[outcome.hop]]\nindex = 2\nmethod = \"GET\"\nbody = \"\"\n";
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", outcomes),
+            &catalogue(),
+            Profile::Rfc9110,
+            &observed("GET", "y"),
+        );
+        assert_eq!(verdict.kind, VerdictKind::Fail);
+        let fields: Vec<&str> = verdict.evidence.iter().map(|m| m.field.as_str()).collect();
+        assert_eq!(fields, ["body"]);
+        assert!(verdict.detail.contains("closest outcome: rewritten"), "{}", verdict.detail);
+    }
+
+    #[rstest]
+    #[case::rfc9110(Profile::Rfc9110, "SHOULD-RULE", VerdictKind::Warn)]
+    #[case::fetch(Profile::Fetch, "FETCH-RULE", VerdictKind::Fail)]
+    fn a_miss_is_charged_to_the_rule_that_binds_under_the_profile(
+        #[case] profile: Profile,
+        #[case] rule: &str,
+        #[case] kind: VerdictKind,
+    ) {
+        let outcome = "[expect]\n[[expect.hop]]\nindex = 2\nrule = [\"SHOULD-RULE\", \"FETCH-RULE\"]\nbody = { step = 1 }\n";
+        let case = case("[\"SHOULD-RULE\", \"FETCH-RULE\"]", outcome);
+        let verdict = judge(&case, &catalogue(), profile, &observed("GET", ""));
+        assert_eq!(verdict.kind, kind);
+        assert_eq!(verdict.evidence[0].rule, rule);
+    }
+
+    #[rstest]
+    #[case::fewer(1, false)]
+    #[case::least(2, true)]
+    #[case::most(3, true)]
+    #[case::more(4, false)]
+    fn a_hop_range_admits_its_bounds(#[case] count: usize, #[case] passes: bool) {
+        let outcome = "[expect]\nhops = { min = 2, max = 3 }\n";
+        let mut obs = observed("POST", "x");
+        obs.hops.resize_with(count, || hop(9, "GET", "/c", ""));
+        let verdict = judge(&case("[\"MUST-RULE\"]", outcome), &catalogue(), Profile::Rfc9110, &obs);
+        assert_eq!(verdict.kind == VerdictKind::Pass, passes, "{verdict:?}");
+        if !passes {
+            assert_eq!(verdict.evidence[0].expected, "2 to 3");
+        }
     }
 
     #[test]

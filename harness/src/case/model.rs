@@ -183,13 +183,93 @@ pub struct Outcome {
     /// The verdict when this outcome matches (default `pass`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grade: Option<GradeSpec>,
-    /// Exact number of hops the origins saw.
+    /// The requirement(s) this outcome's expectations check, unless an
+    /// expectation names its own `rule`; the `hops` count is checked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hops: Option<usize>,
+    pub rule: Option<Rules>,
+    /// How many hops the origins saw: an exact number, or `{ min = 2 }`,
+    /// `{ max = 20 }`, `{ min = 2, max = 20 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hops: Option<HopCount>,
     #[serde(default, rename = "hop", skip_serializing_if = "Vec::is_empty")]
     pub hop: Vec<HopExpect>,
     #[serde(default, rename = "result", skip_serializing_if = "Vec::is_empty")]
     pub result: Vec<ResultExpect>,
+}
+
+/// The requirement(s) an expectation checks: one id, or several where the
+/// same behaviour is required by more than one rule (an RFC and Fetch, say).
+/// A miss is charged to the one that binds strongest under the profile.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Rules {
+    One(String),
+    Several(Vec<String>),
+}
+
+impl Rules {
+    /// The requirement ids, in the order written.
+    pub fn ids(&self) -> &[String] {
+        match self {
+            Rules::One(id) => std::slice::from_ref(id),
+            Rules::Several(ids) => ids,
+        }
+    }
+}
+
+impl From<&str> for Rules {
+    fn from(id: &str) -> Rules {
+        Rules::One(id.to_owned())
+    }
+}
+
+/// How many hops an outcome expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum HopCount {
+    /// Exactly this many.
+    Exactly(usize),
+    /// At least `min` and at most `max` (either may be left out).
+    Between {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<usize>,
+    },
+}
+
+impl HopCount {
+    /// Whether `count` hops satisfy this expectation.
+    pub fn admits(self, count: usize) -> bool {
+        match self {
+            HopCount::Exactly(n) => count == n,
+            HopCount::Between { min, max } => min.is_none_or(|m| count >= m) && max.is_none_or(|m| count <= m),
+        }
+    }
+}
+
+impl std::fmt::Display for HopCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            HopCount::Exactly(n) => write!(f, "{n}"),
+            HopCount::Between { min: Some(lo), max: Some(hi) } => write!(f, "{lo} to {hi}"),
+            HopCount::Between { min: Some(lo), max: None } => write!(f, "at least {lo}"),
+            HopCount::Between { min: None, max: Some(hi) } => write!(f, "at most {hi}"),
+            HopCount::Between { min: None, max: None } => write!(f, "any number"),
+        }
+    }
+}
+
+impl Outcome {
+    /// Every requirement id this outcome's expectations name.
+    pub fn cited_rules(&self) -> impl Iterator<Item = &str> {
+        let own = self.rule.iter();
+        let hops = self.hop.iter().filter_map(|h| h.rule.as_ref());
+        let results = self.result.iter().filter_map(|r| r.rule.as_ref());
+        own.chain(hops)
+            .chain(results)
+            .flat_map(|rules| rules.ids().iter().map(String::as_str))
+    }
 }
 
 /// A grade for all profiles, or one per profile.
@@ -247,9 +327,10 @@ impl Profile {
 pub struct HopExpect {
     /// 1-based position among all hops of the case, across steps.
     pub index: usize,
-    /// Requirement this expectation checks (default: the case's first).
+    /// Requirement(s) this expectation checks (default: the outcome's
+    /// `rule`, else the case's only requirement).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<Rules>,
     /// Logical absolute URL: scheme, host, port and request-target at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -306,8 +387,10 @@ pub struct ResultExpect {
     /// 1-based step number (default 1).
     #[serde(default = "default_one")]
     pub step: usize,
+    /// Requirement(s) this expectation checks (default: the outcome's
+    /// `rule`, else the case's only requirement).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<Rules>,
     /// Final status; absent when the client reported an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,

@@ -7,7 +7,10 @@ use toml::de::DeTable;
 use toml::Spanned;
 
 use super::diagnostic::{key_path, span_of, KeyPath, Problem};
-use super::{Body, BodyExpect, CaseFile, Catalogue, HeaderExpect, HopExpect, Outcome, ResultExpect, Step};
+use super::{
+    Body, BodyExpect, CaseFile, Catalogue, Feature, HeaderExpect, HopCount, HopExpect, Outcome, ResultExpect, Rules,
+    Step,
+};
 
 /// The most hops an origin answers in one case (the origin's default limit);
 /// an expectation on a later hop can never match.
@@ -135,20 +138,87 @@ impl Checker<'_, '_> {
     }
 
     fn outcome(&mut self, at: KeyPath, outcome: &Outcome) {
+        if let Some(rules) = &outcome.rule {
+            self.rules(at.child("rule"), rules);
+        }
         if let Some(hops) = outcome.hops {
-            if let Some(why) = self.unreachable_hop(hops) {
-                self.report(
-                    at.child("hops"),
-                    format!("`hops = {hops}` can never be seen"),
-                    Some(why),
-                );
+            self.hop_count(at.child("hops"), hops);
+            if outcome.rule.is_none() {
+                self.unnamed_rule(at.child("hops"), "the `hops` count");
             }
         }
         for (i, hop) in outcome.hop.iter().enumerate() {
-            self.hop(at.child("hop").child(i), hop);
+            let at = at.child("hop").child(i);
+            if hop.rule.is_none() && outcome.rule.is_none() {
+                self.unnamed_rule(at.clone(), "this hop expectation");
+            }
+            self.hop(at, hop);
         }
         for (i, result) in outcome.result.iter().enumerate() {
-            self.result(at.child("result").child(i), result);
+            let at = at.child("result").child(i);
+            if result.rule.is_none() && outcome.rule.is_none() {
+                self.unnamed_rule(at.clone(), "this result expectation");
+            }
+            self.result(at, result);
+        }
+    }
+
+    fn hop_count(&mut self, at: KeyPath, hops: HopCount) {
+        if let HopCount::Between { min: Some(min), max: Some(max) } = hops {
+            if min > max {
+                self.report(
+                    at.clone(),
+                    format!("`hops` asks for at least {min} and at most {max}"),
+                    Some("`min` is at most `max`".to_owned()),
+                );
+            }
+        }
+        if let HopCount::Between { min: None, max: None } = hops {
+            self.report(
+                at.clone(),
+                "`hops` sets neither `min` nor `max`".to_owned(),
+                Some("give a number, `{ min = N }`, `{ max = N }` or both".to_owned()),
+            );
+        }
+        let lowest = match hops {
+            HopCount::Exactly(n) => Some(n),
+            HopCount::Between { min, .. } => min,
+        };
+        if let Some(why) = lowest.and_then(|n| self.unreachable_hop(n)) {
+            self.report(at, format!("`hops = {hops}` can never be seen"), Some(why));
+        }
+    }
+
+    /// With several requirements cited, an expectation that names none would
+    /// charge its miss to whichever is listed first: each must say which it checks.
+    fn unnamed_rule(&mut self, at: KeyPath, what: &str) {
+        let cited = &self.file.requirements;
+        if cited.len() > 1 {
+            self.report(
+                at,
+                format!(
+                    "{what} names no `rule`, and the case cites {} requirements",
+                    cited.len()
+                ),
+                Some(format!(
+                    "add `rule = \"…\"` (one of {}) to it or to its outcome, so a miss names the rule it breaks",
+                    cited.join(", ")
+                )),
+            );
+        }
+    }
+
+    fn rules(&mut self, at: KeyPath, rules: &Rules) {
+        match rules {
+            Rules::One(id) => self.requirement(at, id),
+            Rules::Several(ids) => {
+                if ids.is_empty() {
+                    self.report(at.clone(), "`rule` is an empty list".to_owned(), None);
+                }
+                for (i, id) in ids.iter().enumerate() {
+                    self.requirement(at.child(i), id);
+                }
+            }
         }
     }
 
@@ -187,8 +257,8 @@ impl Checker<'_, '_> {
                 Some(why),
             );
         }
-        if let Some(rule) = &hop.rule {
-            self.requirement(at.child("rule"), rule);
+        if let Some(rules) = &hop.rule {
+            self.rules(at.child("rule"), rules);
         }
         if let Some(url) = &hop.url {
             self.hop_url(at.child("url"), url);
@@ -218,8 +288,20 @@ impl Checker<'_, '_> {
 
     fn result(&mut self, at: KeyPath, result: &ResultExpect) {
         self.step_ref(at.child("step"), result.step);
-        if let Some(rule) = &result.rule {
-            self.requirement(at.child("rule"), rule);
+        if let Some(rules) = &result.rule {
+            self.rules(at.child("rule"), rules);
+        }
+        if result.url.as_deref().is_some_and(|url| url.contains('#'))
+            && !self.file.needs.contains(&Feature::FinalFragment)
+        {
+            self.report(
+                at.child("url"),
+                "this expectation judges the fragment of the reported final URL".to_owned(),
+                Some(
+                    "add `needs = [\"final-fragment\"]` to the case: some clients never report a fragment"
+                        .to_owned(),
+                ),
+            );
         }
         if let Some(status) = result.status {
             if !(100..=999).contains(&status) {
@@ -496,6 +578,10 @@ status = 200
         "[[expect.result]]\nstatus = 200\n",
         "[[outcome]]\nname = \"kept\"\ngrade = { rfc9110 = \"pass\", fetch = \"fail\" }\n"
     )]
+    #[case::rules_on_the_outcome(
+        "requirements = [\"RED-307-METHOD\"]\n",
+        "requirements = [\"RED-307-METHOD\", \"RED-308-METHOD\"]\n[expect]\nrule = \"RED-307-METHOD\"\nhops = { min = 2 }\n"
+    )]
     fn valid_variants_load(#[case] from: &str, #[case] to: &str) {
         let src = BASE.replacen(from, to, 1);
         if let Err(e) = parse(&src) {
@@ -608,6 +694,23 @@ status = 200
         "[[expect.hop]]", "[expect]\nhops = 70\n\n[[expect.hop]]",
         (19, 8), Some("expect.hops"), "`hops = 70` can never be seen", "at most 64 hops"
     )]
+    #[case::hops_range(
+        "[[expect.hop]]", "[expect]\nhops = { min = 3, max = 2 }\n\n[[expect.hop]]",
+        (19, 8), Some("expect.hops"), "`hops` asks for at least 3 and at most 2", "`min` is at most `max`"
+    )]
+    #[case::unnamed_rule_with_two_requirements(
+        "[\"RED-307-METHOD\"]", "[\"RED-307-METHOD\", \"RED-308-METHOD\"]",
+        (18, 1), Some("expect.hop[0]"), "this hop expectation names no `rule`, and the case cites 2",
+        "RED-307-METHOD, RED-308-METHOD"
+    )]
+    #[case::unknown_rule_in_a_list(
+        "index = 2\n", "index = 2\nrule = [\"RED-307-METHOD\", \"RED-308-METHD\"]\n",
+        (20, 27), Some("expect.hop[0].rule[1]"), "unknown requirement `RED-308-METHD`", "did you mean"
+    )]
+    #[case::fragment_without_need(
+        "status = 200\n", "status = 200\nurl = \"http://origin.test/now#f\"\n",
+        (26, 7), Some("expect.result[0].url"), "this expectation judges the fragment", "final-fragment"
+    )]
     #[case::preload_host(
         "title", "preload = [{ host = \"bad_host.test\" }]\ntitle",
         (1, 21), Some("preload[0].host"), "`bad_host.test` is not a host name", "A-labels"
@@ -661,6 +764,16 @@ status = 200
         let got = err.help.as_deref().unwrap_or("");
         assert!(got.contains(help), "help {got:?} lacks {help:?}");
         assert!(err.rendered.contains(&err.message), "{}", err.rendered);
+    }
+
+    #[test]
+    fn a_fragment_expectation_loads_with_its_need() {
+        let src = BASE
+            .replacen("title", "needs = [\"final-fragment\"]\ntitle", 1)
+            .replacen("status = 200\n", "status = 200\nurl = \"http://origin.test/now#f\"\n", 1);
+        if let Err(e) = parse(&src) {
+            panic!("{e}");
+        }
     }
 
     #[test]

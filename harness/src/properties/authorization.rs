@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::{location, rule};
-use crate::case::{CaseFile, HeaderExpect, HopExpect, Outcome, ResultExpect, Step};
+use crate::case::{CaseFile, HeaderExpect, HopCount, HopExpect, Outcome, ResultExpect, Rules, Step};
 
 pub(super) const REQUIREMENTS: &[&str] = &["RED-HDR-SENS", "FET-AUTHZ"];
 
@@ -109,7 +109,7 @@ fn case(chain: &[(Place, u16)]) -> CaseFile {
             for rule in REQUIREMENTS {
                 hop.push(HopExpect {
                     index: n + 1,
-                    rule: Some((*rule).to_owned()),
+                    rule: Some(Rules::from(*rule)),
                     url: url.clone(),
                     header: HeaderExpect {
                         absent: vec!["Authorization".to_owned()],
@@ -121,7 +121,7 @@ fn case(chain: &[(Place, u16)]) -> CaseFile {
         } else {
             hop.push(HopExpect {
                 index: n + 1,
-                rule: Some(REQUIREMENTS[0].to_owned()),
+                rule: Some(Rules::from(REQUIREMENTS[0])),
                 url,
                 header: HeaderExpect {
                     equal: vec![("Authorization".to_owned(), CREDENTIALS.to_owned())],
@@ -153,7 +153,7 @@ fn case(chain: &[(Place, u16)]) -> CaseFile {
         }],
         origin,
         expect: Some(Outcome {
-            hops: Some(places.len()),
+            hops: Some(HopCount::Exactly(places.len())),
             hop,
             result: vec![ResultExpect::status(1, 200)],
             ..Outcome::default()

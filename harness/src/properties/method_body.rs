@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::{location, rule};
-use crate::case::{Body, BodyExpect, CaseFile, HopExpect, Outcome, ResultExpect, Step};
+use crate::case::{Body, BodyExpect, CaseFile, HopCount, HopExpect, Outcome, ResultExpect, Step};
 
 pub(super) const REQUIREMENTS: &[&str] = &["RED-307-METHOD", "RED-308-METHOD"];
 
@@ -92,7 +92,7 @@ fn case(method: String, body: Vec<u8>, status: u16, next: usize) -> CaseFile {
             rule(next_url, 200, Vec::new(), Some("done")),
         ],
         expect: Some(Outcome {
-            hops: Some(2),
+            hops: Some(HopCount::Exactly(2)),
             hop: vec![HopExpect {
                 index: 2,
                 url: Some(next_url.to_owned()),

@@ -8,7 +8,7 @@ use proptest::sample::select;
 
 use super::rfc3986::{self, Dots};
 use super::{location, rule};
-use crate::case::{CaseFile, Grade, GradeSpec, HopExpect, Outcome, ResultExpect, Step};
+use crate::case::{CaseFile, Grade, GradeSpec, HopCount, HopExpect, Outcome, ResultExpect, Step};
 
 pub(super) const REQUIREMENTS: &[&str] = &["LOC-RESOLVE", "URI-ALGO"];
 
@@ -298,7 +298,8 @@ fn outcome(target: &Option<HopTarget>, name: Option<&str>, grade: Option<GradeSp
     Outcome {
         name: name.map(str::to_owned),
         grade,
-        hops: Some(hops),
+        rule: None,
+        hops: Some(HopCount::Exactly(hops)),
         hop,
         result: vec![result],
     }

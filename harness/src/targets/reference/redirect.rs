@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::request_url::{Leniency, RequestUrl, UrlError};
+use super::request_url::{Leniency, RequestUrl, Scheme, UrlError};
 use super::resolve::{self, ResolveError};
 use super::Rules;
 use crate::case::Profile;
@@ -195,11 +195,35 @@ pub fn next(
         }
     }
     apply_credential_rules(rules, chain, request, &mut follow);
-    if rules.breaks(Mutant::AutoReferer) {
-        follow.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("referer"));
-        follow.headers.push(("Referer".to_owned(), request.url.to_string()));
+    follow.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("referer"));
+    let referer = if rules.breaks(Mutant::AutoReferer) {
+        Some(request.url.to_string())
+    } else {
+        referer(&request.url, &follow.url)
+    };
+    if let Some(referer) = referer {
+        follow.headers.push(("Referer".to_owned(), referer));
     }
     Ok(Next::Follow(Box::new(follow)))
+}
+
+/// The Referer of a follow-up: the URL that answered with the redirect, as
+/// RFC 9110 §10.1.3 allows it and Referrer Policy's default
+/// (`strict-origin-when-cross-origin`) trims it — never from https to http,
+/// only the origin across origins, never a fragment or userinfo. Sending one
+/// at all makes the Referer cases observable against the reference.
+fn referer(from: &RequestUrl, to: &RequestUrl) -> Option<String> {
+    if from.scheme == Scheme::Https && to.scheme == Scheme::Http {
+        return None;
+    }
+    let mut referring = from.clone();
+    referring.userinfo = None;
+    referring.fragment = None;
+    if from.origin() != to.origin() {
+        referring.path = "/".to_owned();
+        referring.query = None;
+    }
+    Some(referring.to_string())
 }
 
 /// Resolve the Location and carry the fragment over (RFC 9110 §10.2.2).
@@ -511,9 +535,9 @@ mod tests {
         let same = step(&mut chain, &start, "/same");
         assert!(names(&same).contains(&"authorization".to_owned()));
         let other_port = step(&mut chain, &same, "http://a.test:8080/");
-        assert_eq!(names(&other_port), ["content-type", "x-keep"]);
+        assert_eq!(names(&other_port), ["content-type", "x-keep", "referer"]);
         let back = step(&mut chain, &other_port, "http://a.test/");
-        assert_eq!(names(&back), ["content-type", "x-keep"]);
+        assert_eq!(names(&back), ["content-type", "x-keep", "referer"]);
         let https = follow(RFC, &start, 302, "https://a.test/");
         assert!(!names(&https).contains(&"authorization".to_owned()));
     }
@@ -612,6 +636,23 @@ mod tests {
             .headers
             .contains(&("Referer".to_owned(), "https://a.test/p?q#frag".to_owned())));
         assert!(!names(&follow(RFC, &start, 302, "http://b.test/")).contains(&"referer".to_owned()));
+    }
+
+    fn referer_of(from: &str, location: &str) -> Option<String> {
+        let next = follow(RFC, &request("GET", from), 302, location);
+        next.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("referer"))
+            .map(|(_, v)| v.clone())
+    }
+
+    #[rstest]
+    #[case::same_origin("http://a.test/p?q#f", "/next", Some("http://a.test/p?q"))]
+    #[case::cross_origin("https://a.test/p?q", "https://b.test/", Some("https://a.test/"))]
+    #[case::other_port("http://a.test/p", "http://a.test:8080/", Some("http://a.test/"))]
+    #[case::https_to_http("https://a.test/p", "http://a.test/p", None)]
+    fn the_reference_sends_a_trimmed_referer(#[case] from: &str, #[case] location: &str, #[case] sent: Option<&str>) {
+        assert_eq!(referer_of(from, location).as_deref(), sent);
     }
 
     #[test]
