@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
-    /// One line saying which behaviour the case checks (names the fault it exposes).
+    /// One line saying what a conforming client does, so that a `pass` reads
+    /// true; the fault the case exposes belongs in `description`.
     pub title: String,
-    /// Longer explanation: why the expected behaviour is the right one.
+    /// Longer explanation: why the expected behaviour is the right one, and
+    /// which fault of a client the case exposes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Requirement ids from `suites/requirements.toml`; the first is the one a
