@@ -85,6 +85,7 @@ fn each_property_holds_for_the_reference(
 #[case::body_dropped_on_307(Property::MethodAndBody, Mutant::DropBodyOn307, Profile::Rfc9110)]
 #[case::naive_resolution(Property::LocationResolution, Mutant::NaiveResolve, Profile::Rfc9110)]
 #[case::full_path_merge(Property::LocationResolution, Mutant::ResolveAgainstFullPath, Profile::Fetch)]
+#[case::rfc3986_under_fetch(Property::LocationResolution, Mutant::Rfc3986UnderFetch, Profile::Fetch)]
 #[case::authorization_kept(Property::AuthorizationScope, Mutant::KeepAuthorizationCrossOrigin, Profile::Rfc9110)]
 fn each_property_is_falsified_by_a_mutant(
     #[case] property: Property,

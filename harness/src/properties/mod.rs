@@ -29,7 +29,8 @@ pub enum Property {
     /// Any method token and any body (up to 64 KiB) keep method and bytes across a 307 or 308.
     MethodAndBody,
     /// Any relative reference from the RFC 3986 grammar resolves as RFC 3986
-    /// §5.2 (rfc9110) or the WHATWG URL parser (fetch) says.
+    /// §5.2 (rfc9110) or the WHATWG URL parser (fetch) says; both oracles are
+    /// implementations other than the reference user agent's.
     LocationResolution,
     /// Along any chain of origins, caller-set Authorization reaches only the
     /// hops before the first origin change.

@@ -113,6 +113,24 @@ impl Rules {
     }
 }
 
+/// How the reference user agent reads a URL under `profile`, as its
+/// redirect rules do before fragment inheritance: `input` is a `Location`
+/// resolved against `base`, or without a base an absolute http(s) URL (a
+/// step's). An http(s) result is the URL the request would be made for;
+/// another scheme is the resolved URL, which the redirect rules then refuse
+/// to follow. `Err` says why there is no URL.
+pub fn read_url(profile: Profile, base: Option<&str>, input: &str) -> Result<String, String> {
+    let resolved = match base {
+        Some(base) => resolve::resolve(profile, base, input).map_err(|e| e.to_string())?,
+        None => input.to_owned(),
+    };
+    match RequestUrl::parse(profile, &resolved, Leniency::default()) {
+        Ok(url) => Ok(url.to_string()),
+        Err(request_url::UrlError::NotHttp { .. }) if base.is_some() => Ok(resolved),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 async fn run_plan(rules: Rules, route: Route, plan: &Plan) -> TargetRun {
     let transport = match Transport::new(route, &plan.proxy, plan.connect_to, &plan.ca_file) {
         Ok(t) => t,

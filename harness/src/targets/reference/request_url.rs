@@ -1,5 +1,6 @@
 //! The http(s) URL a request is made for, parsed under the profile's URL
-//! rules: RFC 3986 + RFC 9110 §4.2 (rfc9110) or the WHATWG URL Standard (fetch).
+//! rules: RFC 3986 + RFC 9110 §4.2 (rfc9110) or the WHATWG URL Standard
+//! (fetch, by ada: see [`super::resolve`] for why not the `url` crate).
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -229,23 +230,38 @@ fn parse_rfc3986(text: &str, leniency: Leniency) -> Result<RequestUrl, UrlError>
 }
 
 fn parse_whatwg(text: &str) -> Result<RequestUrl, UrlError> {
-    let url = url::Url::parse(text).map_err(|_| UrlError::Unparseable { text: text.to_owned() })?;
-    let scheme = scheme_of(url.scheme())?;
-    let host = url.host_str().ok_or(UrlError::EmptyHost)?;
+    let url = ada_url::Url::parse(text, None).map_err(|_| UrlError::Unparseable { text: text.to_owned() })?;
+    let scheme = scheme_of(url.protocol().trim_end_matches(':'))?;
+    if !url.has_hostname() || url.has_empty_hostname() {
+        return Err(UrlError::EmptyHost);
+    }
     let userinfo = match (url.username(), url.password()) {
-        ("", None) => None,
-        (user, None) => Some(user.to_owned()),
-        (user, Some(pass)) => Some(format!("{user}:{pass}")),
+        ("", "") => None,
+        (user, "") => Some(user.to_owned()),
+        (user, pass) => Some(format!("{user}:{pass}")),
     };
+    let port = match url.port() {
+        "" => None,
+        port => Some(port.parse().map_err(|_| UrlError::BadPort { port: port.to_owned() })?),
+    };
+    // The getters give `?q` and `#f`, and "" for both an absent and an empty
+    // query or fragment; `has_search`/`has_hash` tell the two apart.
+    let query = url.has_search().then(|| strip_first(url.search(), '?'));
+    let fragment = url.has_hash().then(|| strip_first(url.hash(), '#'));
     Ok(RequestUrl {
         scheme,
         userinfo,
-        host: host.to_owned(),
-        port: url.port(),
-        path: url.path().to_owned(),
-        query: url.query().map(str::to_owned),
-        fragment: url.fragment().map(str::to_owned),
+        host: url.hostname().to_owned(),
+        port,
+        path: url.pathname().to_owned(),
+        query,
+        fragment,
     })
+}
+
+/// `text` without one leading `mark` (a query may itself start with `?`).
+fn strip_first(text: &str, mark: char) -> String {
+    text.strip_prefix(mark).unwrap_or(text).to_owned()
 }
 
 #[cfg(test)]
@@ -293,6 +309,37 @@ mod tests {
         let url = RequestUrl::parse(Profile::Fetch, "http://u:p@b/", Leniency::default()).unwrap();
         assert_eq!(url.userinfo.as_deref(), Some("u:p"));
         assert_eq!(url.host_header(), "b");
+    }
+
+    #[test]
+    fn whatwg_tells_empty_query_and_fragment_from_absent_ones() {
+        let url = |t| RequestUrl::parse(Profile::Fetch, t, Leniency::default()).unwrap();
+        let empty = url("http://a/p?#");
+        assert_eq!(
+            (empty.query.as_deref(), empty.fragment.as_deref()),
+            (Some(""), Some(""))
+        );
+        let absent = url("http://a/p");
+        assert_eq!((absent.query, absent.fragment), (None, None));
+        let doubled = url("http://a/p??x##y");
+        assert_eq!(
+            (doubled.query.as_deref(), doubled.fragment.as_deref()),
+            (Some("?x"), Some("#y"))
+        );
+        assert_eq!(doubled.to_string(), "http://a/p??x##y");
+        assert_eq!(url("http://a:80/").port, None);
+        assert_eq!(url("http://a:8080/").port, Some(8080));
+        assert_eq!(url("http://[::1]:81/").host, "[::1]");
+    }
+
+    #[test]
+    fn whatwg_follows_the_current_standard_where_the_url_crate_lags() {
+        let url = |t| RequestUrl::parse(Profile::Fetch, t, Leniency::default()).unwrap();
+        assert_eq!(url("http://a.b.c.XN--pokxncvks").host, "a.b.c.xn--pokxncvks");
+        assert_eq!(
+            super::super::resolve::resolve_whatwg("http://example.org/", "///test").unwrap(),
+            "http://test/"
+        );
     }
 
     #[test]

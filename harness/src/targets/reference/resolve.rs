@@ -1,5 +1,10 @@
 //! Resolving a Location against the URL that produced it: RFC 3986 §5.2
 //! (rfc9110 profile, strict) or the WHATWG URL parser (fetch profile).
+//!
+//! The WHATWG parser is ada (the `ada-url` crate, the parser Node uses): it
+//! passes every http(s) vector of the standard's own test data
+//! (`harness/tests/whatwg_url.rs`), where the `url` crate still rejects hosts
+//! with `xn--` labels that do not decode and `///path` against an http base.
 
 use std::fmt;
 
@@ -57,11 +62,13 @@ pub fn resolve_rfc3986(base: &str, reference: &str) -> Result<String, ResolveErr
 
 /// The WHATWG URL parser with `base` as its base URL.
 pub fn resolve_whatwg(base: &str, reference: &str) -> Result<String, ResolveError> {
-    let base_url = url::Url::parse(base).map_err(|_| ResolveError::BadBase { base: base.to_owned() })?;
-    let joined = base_url.join(reference).map_err(|_| ResolveError::BadReference {
+    if !ada_url::Url::can_parse(base, None) {
+        return Err(ResolveError::BadBase { base: base.to_owned() });
+    }
+    let joined = ada_url::Url::parse(reference, Some(base)).map_err(|_| ResolveError::BadReference {
         reference: reference.to_owned(),
     })?;
-    Ok(joined.into())
+    Ok(joined.href().to_owned())
 }
 
 /// A common mistake, for the `NaiveResolve` mutant: references with a scheme,
