@@ -60,6 +60,10 @@ pub struct Row {
     pub source: String,
     /// Who the rule binds: `client`, `server` (probe mode) or `both`.
     pub side: String,
+    /// The sentence of the source that carries the rule.
+    pub quote: String,
+    /// Where the level comes from when the quote's keyword does not give it.
+    pub why: Option<String>,
     pub coverage: Coverage,
 }
 
@@ -167,6 +171,8 @@ pub fn trace(catalogue: &Catalogue, order: &[String], cases: &[Case], results: O
                 level: requirement.level,
                 source: requirement.source.clone(),
                 side: requirement.side.clone(),
+                quote: requirement.quote.clone(),
+                why: requirement.why.clone(),
                 coverage,
             }
         })
@@ -181,13 +187,7 @@ fn citations(case: &Case) -> impl Iterator<Item = &str> {
 
 /// A level as the catalogue writes it.
 pub fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Must => "must",
-        Level::Should => "should",
-        Level::Fetch => "fetch",
-        Level::May => "may",
-        Level::Info => "info",
-    }
+    level.as_str()
 }
 
 #[cfg(test)]
@@ -206,18 +206,21 @@ id = "Z-FIRST"
 level = "must"
 source = "RFC 1 §1"
 rule = "Written first."
+quote = "It MUST."
 
 [[requirement]]
 id = "A-CITED-BY-RULE"
 level = "should"
 source = "RFC 1 §2"
 rule = "Cited only by an expectation's rule."
+quote = "It SHOULD."
 
 [[requirement]]
 id = "M-HIDDEN"
 level = "may"
 source = "RFC 1 §3"
 rule = "Cannot be seen."
+quote = "It MAY."
 not_observable = "Happens inside the client."
 
 [[requirement]]
@@ -225,6 +228,8 @@ id = "B-GAP"
 level = "fetch"
 source = "Fetch"
 rule = "Nobody checks this."
+quote = "Return a network error."
+why = "WHATWG algorithm steps are requirements."
 "#;
 
     fn case(id: &str, requirements: &str, rule: Option<&str>, catalogue: &Catalogue) -> Case {

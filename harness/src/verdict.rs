@@ -603,16 +603,20 @@ id = "MUST-RULE"
 level = "must"
 source = "RFC 1 §1"
 rule = "a must"
+quote = "It MUST."
 [[requirement]]
 id = "SHOULD-RULE"
 level = "should"
 source = "RFC 1 §2"
 rule = "a should"
+quote = "It SHOULD."
 [[requirement]]
 id = "FETCH-RULE"
 level = "fetch"
 source = "Fetch §3"
 rule = "a fetch rule"
+quote = "Return a network error."
+why = "WHATWG algorithm steps are requirements."
 "#;
 
     fn catalogue() -> Catalogue {

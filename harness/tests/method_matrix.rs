@@ -47,14 +47,16 @@ const BODIES: [BodyKind; 4] = [
     },
 ];
 
-/// Headers that describe the content; dropped with the body (RFC 9110 §15.4 item 5).
+/// Headers that describe the content; dropped with the body when the method
+/// becomes GET (RFC 9110 §15.4 item 5; Fetch drops all but Content-Length).
 const CONTENT_HEADERS: [&str; 4] = ["Content-Type", "Content-Length", "Content-Encoding", "Content-Language"];
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/redirect/method-body")
 }
 
-fn status_requirement(status: u16, method: &str) -> &'static str {
+/// The rule that decides the method of the follow-up under RFC 9110.
+fn method_requirement(status: u16, method: &str) -> &'static str {
     match (status, method) {
         (307, _) => "RED-307-METHOD",
         (308, _) => "RED-308-METHOD",
@@ -81,54 +83,203 @@ fn generate() -> BTreeMap<String, String> {
     files
 }
 
+/// One expectation on hop 2, checking one thing for one rule: every
+/// mismatch names the rule it breaks, at that rule's level.
+struct Check {
+    rule: &'static str,
+    line: String,
+}
+
+fn check(rule: &'static str, line: impl Into<String>) -> Check {
+    Check {
+        rule,
+        line: line.into(),
+    }
+}
+
+/// How the follow-up of one case must look, as graded outcomes.
+struct Outcome {
+    name: Option<&'static str>,
+    grade: Option<&'static str>,
+    checks: Vec<Check>,
+}
+
 fn case_file(status: u16, method: &str, body: &BodyKind, scheme: &str) -> String {
-    let keeps = matches!(status, 307 | 308) || (matches!(status, 301 | 302) && method != "POST");
-    let rewritten_post = matches!(status, 301 | 302) && method == "POST";
-    let stays_head = status == 303 && method == "HEAD";
-    let main_rule = status_requirement(status, method).to_owned();
-    // RED-301-POST / RED-302-POST are MAYs: a hop that is neither outcome
-    // (POST turned into PUT, say) breaks the status code's semantics instead.
-    let hop_rule = if rewritten_post {
-        "RED-30x-OTHER".to_owned()
-    } else {
-        main_rule.clone()
+    let safe = matches!(method, "GET" | "HEAD");
+    let post_rewrite = matches!(status, 301 | 302) && method == "POST";
+    let to_get = status == 303 && !safe;
+    let keeps = !post_rewrite && !to_get && status != 303;
+    let method_rule = method_requirement(status, method);
+    let final_url = format!("{scheme}://next.test/next");
+    // Hop 2 goes to another host, so that `Host` must be regenerated (RED-HOST).
+    let common = || {
+        vec![
+            check("RED-TARGET", format!("url = {final_url:?}")),
+            check("RED-HOST", "header.equal = [[\"Host\", \"next.test\"]]"),
+        ]
     };
-    let mut requirements = vec![main_rule.clone(), "RED-HOST".to_owned()];
-    if rewritten_post {
-        requirements.push(hop_rule.clone());
-    }
-    if matches!(status, 307 | 308) {
-        // Fetch re-extracts a kept body from its source: the same bytes again.
-        requirements.push("FET-REPLAY".to_owned());
-    }
-    if !keeps {
-        requirements.push("RED-HDR-CONTENT".to_owned());
-    }
-    if rewritten_post || status == 303 {
-        requirements.push("FET-REWRITE".to_owned());
-    }
-    let title = if keeps {
-        format!("{status} keeps {method} and {} over {scheme}", body.what)
-    } else if stays_head {
-        format!("{status} after HEAD follows with HEAD, over {scheme}")
-    } else if rewritten_post {
-        format!(
+    let same_method = |rules: &[&'static str]| -> Vec<Check> {
+        rules.iter().map(|r| check(r, format!("method = {method:?}"))).collect()
+    };
+    let absent: Vec<String> = CONTENT_HEADERS.iter().map(|h| format!("{h:?}")).collect();
+    // Fetch deletes the request-body-header names, which do not include Content-Length.
+    let fetch_absent: Vec<String> = CONTENT_HEADERS
+        .iter()
+        .filter(|h| **h != "Content-Length")
+        .map(|h| format!("{h:?}"))
+        .collect();
+    // Rewritten to GET: no content, no content headers (RFC 9110 §15.4 item 5, §9.3.1; Fetch step 12).
+    let rewritten = || {
+        let mut checks = common();
+        for rule in [method_rule, "FET-REWRITE"] {
+            checks.push(check(rule, "method = \"GET\""));
+        }
+        checks.push(check("RED-GET-CONTENT", "body = \"\""));
+        checks.push(check("FET-REWRITE", "body = \"\""));
+        checks.push(check(
+            "RED-HDR-CONTENT",
+            format!("header.absent = [{}]", absent.join(", ")),
+        ));
+        checks.push(check(
+            "FET-REWRITE",
+            format!("header.absent = [{}]", fetch_absent.join(", ")),
+        ));
+        checks
+    };
+
+    let mut requirements = vec![method_rule, "RED-HOST", "RED-TARGET"];
+    let mut outcomes = Vec::new();
+    let title;
+    if keeps {
+        // 307/308 must keep the method; 301/302 keep every method but POST
+        // (RFC 9110 §15.4's SHOULD; Fetch changes only POST).
+        let mut method_rules = vec![method_rule];
+        if matches!(status, 301 | 302) {
+            method_rules.push("FET-REWRITE");
+        }
+        let mut checks = common();
+        checks.extend(same_method(&method_rules));
+        requirements.extend(method_rules.iter().skip(1));
+        requirements.push("RED-RESEND-BODY");
+        if safe {
+            // A body on GET or HEAD has no defined semantics (§9.3.1, §9.3.2) and
+            // Fetch cannot send one: resending it is what §15.4's SHOULD asks,
+            // dropping it is what §9.3's SHOULD NOT prefers, so a drop is only recorded.
+            let mut resent = checks;
+            resent.push(check("RED-RESEND-BODY", "body = { step = 1 }"));
+            outcomes.push(Outcome {
+                name: None,
+                grade: None,
+                checks: resent,
+            });
+            let mut dropped = common();
+            dropped.extend(same_method(&method_rules));
+            dropped.push(check("RED-RESEND-BODY", "body = \"\""));
+            outcomes.push(Outcome {
+                name: Some("the body of the GET or HEAD dropped"),
+                grade: Some("\"info\""),
+                checks: dropped,
+            });
+            title = format!(
+                "{status} keeps {method} over {scheme}, with {} resent or dropped",
+                body.what
+            );
+        } else {
+            // Fetch re-extracts a kept body from its source: the same bytes again.
+            checks.push(check("RED-RESEND-BODY", "body = { step = 1 }"));
+            checks.push(check("FET-REPLAY", "body = { step = 1 }"));
+            requirements.push("FET-REPLAY");
+            outcomes.push(Outcome {
+                name: None,
+                grade: None,
+                checks,
+            });
+            title = format!("{status} keeps {method} and {} over {scheme}", body.what);
+        }
+    } else if post_rewrite {
+        requirements.extend(["RED-30x-OTHER", "RED-GET-CONTENT", "RED-HDR-CONTENT", "FET-REWRITE"]);
+        let mut checks = common();
+        checks.push(check("RED-30x-OTHER", "method = \"GET\""));
+        checks.push(check("FET-REWRITE", "method = \"GET\""));
+        checks.push(check("RED-GET-CONTENT", "body = \"\""));
+        checks.push(check("FET-REWRITE", "body = \"\""));
+        checks.push(check(
+            "RED-HDR-CONTENT",
+            format!("header.absent = [{}]", absent.join(", ")),
+        ));
+        checks.push(check(
+            "FET-REWRITE",
+            format!("header.absent = [{}]", fetch_absent.join(", ")),
+        ));
+        outcomes.push(Outcome {
+            name: Some("rewritten to GET, body and content headers dropped"),
+            grade: None,
+            checks,
+        });
+        // RFC 9110 §15.4.2/§15.4.3 allow either; Fetch requires GET.
+        let mut kept = common();
+        kept.push(check("RED-30x-OTHER", "method = \"POST\""));
+        kept.push(check("RED-RESEND-BODY", "body = { step = 1 }"));
+        requirements.push("RED-RESEND-BODY");
+        outcomes.push(Outcome {
+            name: Some("kept POST with its body"),
+            grade: Some("{ rfc9110 = \"pass\", fetch = \"fail\" }"),
+            checks: kept,
+        });
+        title = format!(
             "{status} after POST with {}: GET (and the body dropped) or POST, over {scheme}",
             body.what
-        )
-    } else {
-        format!(
+        );
+    } else if to_get {
+        requirements.extend(["RED-GET-CONTENT", "RED-HDR-CONTENT", "FET-REWRITE"]);
+        outcomes.push(Outcome {
+            name: None,
+            grade: None,
+            checks: rewritten(),
+        });
+        title = format!(
             "{status} after {method} with {} follows with GET and drops the body, over {scheme}",
             body.what
-        )
-    };
+        );
+    } else {
+        // 303 after GET or HEAD: the method is not changed, so §15.4 item 5
+        // does not apply and no rule requires dropping (or keeping) the body.
+        requirements.push("FET-REWRITE");
+        let mut checks = common();
+        checks.extend(same_method(&[method_rule, "FET-REWRITE"]));
+        outcomes.push(Outcome {
+            name: Some("retrieval with the same method"),
+            grade: None,
+            checks,
+        });
+        if method == "HEAD" {
+            // RFC 9110 §15.4.4 allows "GET or HEAD"; Fetch keeps HEAD.
+            let mut checks = common();
+            checks.push(check(method_rule, "method = \"GET\""));
+            outcomes.push(Outcome {
+                name: Some("retrieval with GET"),
+                grade: Some("{ rfc9110 = \"pass\", fetch = \"fail\" }"),
+                checks,
+            });
+            title = format!("{status} after HEAD follows with HEAD (or GET), over {scheme}");
+        } else {
+            title = format!("{status} after GET follows with GET, over {scheme}");
+        }
+    }
+
     let mut out = String::new();
     let _ = writeln!(
         out,
         "# Generated by harness/tests/method_matrix.rs; edit the generator, not this file."
     );
     let _ = writeln!(out, "title = {:?}", title);
-    let list: Vec<String> = requirements.iter().map(|r| format!("{r:?}")).collect();
+    let mut listed: Vec<&str> = Vec::new();
+    for r in requirements {
+        if !listed.contains(&r) {
+            listed.push(r);
+        }
+    }
+    let list: Vec<String> = listed.iter().map(|r| format!("{r:?}")).collect();
     let _ = writeln!(out, "requirements = [{}]", list.join(", "));
     let _ = writeln!(out);
     let _ = writeln!(out, "[[step]]");
@@ -147,7 +298,6 @@ fn case_file(status: u16, method: &str, body: &BodyKind, scheme: &str) -> String
     let _ = writeln!(out);
     let _ = writeln!(out, "[[origin]]");
     let _ = writeln!(out, "on = \"{scheme}://origin.test/start\"");
-    // The follow-up goes to another host, so that `Host` must be regenerated (RED-HOST).
     let _ = writeln!(
         out,
         "reply = {{ status = {status}, headers = [[\"Location\", \"{scheme}://next.test/next\"]], body = \"moved\" }}"
@@ -156,104 +306,33 @@ fn case_file(status: u16, method: &str, body: &BodyKind, scheme: &str) -> String
     let _ = writeln!(out, "[[origin]]");
     let _ = writeln!(out, "on = \"{scheme}://next.test/next\"");
     let _ = writeln!(out, "reply = {{ status = 200, body = \"done\" }}");
-    let final_url = format!("{scheme}://next.test/next");
-    let host_line = "header.equal = [[\"Host\", \"next.test\"]]";
-    if keeps {
-        outcome(
-            &mut out,
-            None,
-            None,
-            &final_url,
-            &[
-                format!("method = {method:?}"),
-                "body = { step = 1 }".to_owned(),
-                host_line.to_owned(),
-            ],
-            &hop_rule,
-        );
-    } else if stays_head {
-        outcome(
-            &mut out,
-            Some("retrieval with HEAD"),
-            None,
-            &final_url,
-            &[
-                "method = \"HEAD\"".to_owned(),
-                "body = \"\"".to_owned(),
-                host_line.to_owned(),
-            ],
-            &hop_rule,
-        );
-        // RFC 9110 §15.4.4 allows "GET or HEAD"; Fetch keeps HEAD.
-        outcome(
-            &mut out,
-            Some("retrieval with GET"),
-            Some("{ rfc9110 = \"pass\", fetch = \"fail\" }"),
-            &final_url,
-            &[
-                "method = \"GET\"".to_owned(),
-                "body = \"\"".to_owned(),
-                host_line.to_owned(),
-            ],
-            &hop_rule,
-        );
-    } else {
-        let absent: Vec<String> = CONTENT_HEADERS.iter().map(|h| format!("{h:?}")).collect();
-        let rewritten = [
-            "method = \"GET\"".to_owned(),
-            "body = \"\"".to_owned(),
-            host_line.to_owned(),
-        ];
-        let name = if rewritten_post {
-            Some("rewritten to GET, body and content headers dropped")
-        } else {
-            None
-        };
-        outcome(&mut out, name, None, &final_url, &rewritten, &hop_rule);
-        let _ = writeln!(out, "[[{}.hop]]", if rewritten_post { "outcome" } else { "expect" });
-        let _ = writeln!(out, "index = 2");
-        let _ = writeln!(out, "rule = \"RED-HDR-CONTENT\"");
-        let _ = writeln!(out, "header.absent = [{}]", absent.join(", "));
-        if rewritten_post {
-            // RFC 9110 §15.4.2/§15.4.3 allow either; Fetch requires GET.
-            outcome(
-                &mut out,
-                Some("kept POST with its body"),
-                Some("{ rfc9110 = \"pass\", fetch = \"fail\" }"),
-                &final_url,
-                &[
-                    "method = \"POST\"".to_owned(),
-                    "body = { step = 1 }".to_owned(),
-                    host_line.to_owned(),
-                ],
-                &hop_rule,
-            );
-        }
+    let single = outcomes.len() == 1 && outcomes[0].name.is_none();
+    for outcome in &outcomes {
+        write_outcome(&mut out, outcome, single, &final_url);
     }
     out
 }
 
-/// Append one outcome (or the `expect` shorthand when `name` is None and it is
-/// the only one): two hops, hop 2 as given, final status 200 at `final_url`.
-fn outcome(out: &mut String, name: Option<&str>, grade: Option<&str>, final_url: &str, hop2: &[String], rule: &str) {
-    let table = if name.is_some() { "outcome" } else { "expect" };
+/// Append one outcome (the `expect` shorthand when it is the only one and has
+/// no name): two hops, hop 2 checked once per rule, final status 200 at `final_url`.
+fn write_outcome(out: &mut String, outcome: &Outcome, single: bool, final_url: &str) {
+    let table = if single { "expect" } else { "outcome" };
     let _ = writeln!(out);
-    if table == "outcome" {
+    if single {
+        let _ = writeln!(out, "[expect]");
+    } else {
         let _ = writeln!(out, "[[outcome]]");
-        let _ = writeln!(out, "name = {:?}", name.unwrap_or_default());
-        if let Some(grade) = grade {
+        let _ = writeln!(out, "name = {:?}", outcome.name.unwrap_or("resent as it was"));
+        if let Some(grade) = outcome.grade {
             let _ = writeln!(out, "grade = {grade}");
         }
-    } else {
-        let _ = writeln!(out, "[expect]");
     }
     let _ = writeln!(out, "hops = 2");
-    let _ = writeln!(out, "[[{table}.hop]]");
-    let _ = writeln!(out, "index = 2");
-    let _ = writeln!(out, "rule = {rule:?}");
-    let _ = writeln!(out, "url = {final_url:?}");
-    for line in hop2 {
-        let _ = writeln!(out, "{line}");
+    for check in &outcome.checks {
+        let _ = writeln!(out, "[[{table}.hop]]");
+        let _ = writeln!(out, "index = 2");
+        let _ = writeln!(out, "rule = {:?}", check.rule);
+        let _ = writeln!(out, "{}", check.line);
     }
     let _ = writeln!(out, "[[{table}.result]]");
     let _ = writeln!(out, "status = 200");

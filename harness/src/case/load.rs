@@ -213,6 +213,7 @@ id = "RED-307-METHOD"
 level = "must"
 source = "RFC 9110 §15.4.8"
 rule = "Method not changed when following 307."
+quote = "The user agent MUST NOT change the request method if it performs an automatic redirection to that URI."
 "#;
 
     const GOOD: &str = r#"title = "307 keeps POST"

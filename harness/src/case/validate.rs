@@ -1,5 +1,6 @@
 //! Semantic checks of a case file that serde cannot express: known ids,
-//! tokens, URLs, step and hop references. Each problem points at its key.
+//! tokens, URLs, step and hop references, and grades no stronger than the
+//! cited rules allow. Each problem points at its key.
 
 use std::net::IpAddr;
 
@@ -8,8 +9,8 @@ use toml::Spanned;
 
 use super::diagnostic::{key_path, span_of, KeyPath, Problem};
 use super::{
-    Body, BodyExpect, CaseFile, Catalogue, Feature, HeaderExpect, HopCount, HopExpect, Outcome, ResultExpect, Rules,
-    Step,
+    Body, BodyExpect, CaseFile, Catalogue, Feature, Grade, GradeSpec, HeaderExpect, HopCount, HopExpect, Level,
+    Outcome, Profile, ResultExpect, Rules, Step,
 };
 
 /// The most hops an origin answers in one case (the origin's default limit);
@@ -138,6 +139,20 @@ impl Checker<'_, '_> {
     }
 
     fn outcome(&mut self, at: KeyPath, outcome: &Outcome) {
+        match outcome.grade {
+            Some(GradeSpec::All(grade)) => {
+                for profile in Profile::ALL {
+                    if self.grade_bound(at.child("grade"), grade, profile) {
+                        break;
+                    }
+                }
+            }
+            Some(GradeSpec::PerProfile { rfc9110, fetch }) => {
+                self.grade_bound(at.child("grade").child("rfc9110"), rfc9110, Profile::Rfc9110);
+                self.grade_bound(at.child("grade").child("fetch"), fetch, Profile::Fetch);
+            }
+            None => {}
+        }
         if let Some(rules) = &outcome.rule {
             self.rules(at.child("rule"), rules);
         }
@@ -220,6 +235,59 @@ impl Checker<'_, '_> {
                 }
             }
         }
+    }
+
+    /// Reports `grade` at `at` when it is stronger under `profile` than the
+    /// strongest rule the case cites allows (`fail` needs a `must`, or a
+    /// `fetch` rule under the fetch profile; `warn` needs `should` or
+    /// stronger); true when it did.
+    fn grade_bound(&mut self, at: KeyPath, grade: Grade, profile: Profile) -> bool {
+        let needed = match grade {
+            Grade::Fail => Level::Must,
+            Grade::Warn => Level::Should,
+            Grade::Pass | Grade::Info => return false,
+        };
+        let strongest = self.cited_levels().map(|level| level.under(profile)).min();
+        if strongest.is_some_and(|level| level <= needed) {
+            return false;
+        }
+        let strongest = strongest.map_or("no known rule", Level::as_str);
+        let grade_name = if grade == Grade::Fail { "fail" } else { "warn" };
+        let needs = if grade == Grade::Fail {
+            "a `must` rule (or a `fetch` rule under the fetch profile)"
+        } else {
+            "a `should` rule or stronger"
+        };
+        self.report(
+            at,
+            format!(
+                "grade `{grade_name}` under {} is stronger than the rules this case cites allow (the strongest is `{strongest}` there)",
+                profile.as_str()
+            ),
+            Some(format!(
+                "`{grade_name}` needs {needs} among `requirements` or an expectation's `rule`; lower the grade, \
+                 or cite the rule the outcome breaks"
+            )),
+        );
+        true
+    }
+
+    /// The levels of every known requirement the case cites: in
+    /// `requirements` and as the `rule` of any expectation.
+    fn cited_levels(&self) -> impl Iterator<Item = Level> + '_ {
+        let rules = self
+            .file
+            .expect
+            .iter()
+            .chain(&self.file.outcomes)
+            .flat_map(Outcome::cited_rules);
+        self.file
+            .requirements
+            .iter()
+            .map(String::as_str)
+            .chain(rules)
+            .filter_map(|id| self.catalogue.get(id))
+            .map(|r| r.level)
     }
 
     /// Why no run can produce hop number `index`, if that is so.
@@ -511,12 +579,37 @@ id = "RED-307-METHOD"
 level = "must"
 source = "RFC 9110 §15.4.8"
 rule = "Method not changed when following 307."
+quote = "The user agent MUST NOT change the request method if it performs an automatic redirection to that URI."
 
 [[requirement]]
 id = "RED-308-METHOD"
 level = "must"
 source = "RFC 9110 §15.4.9"
 rule = "308 preserves the method like 307."
+quote = "It does not allow changing the request method."
+why = "a prohibition in other words"
+
+[[requirement]]
+id = "RED-HDR-CONTENT"
+level = "should"
+source = "RFC 9110 §15.4"
+rule = "Content fields dropped after a method change."
+quote = "The user agent SHOULD resend the original request message with the following modifications."
+
+[[requirement]]
+id = "RED-301-POST"
+level = "may"
+source = "RFC 9110 §15.4.2"
+rule = "POST may become GET."
+quote = "A user agent MAY change the request method from POST to GET."
+
+[[requirement]]
+id = "FET-REWRITE"
+level = "fetch"
+source = "WHATWG Fetch"
+rule = "POST becomes GET."
+quote = "Set request's method to `GET` and request's body to null."
+why = "WHATWG algorithm steps are requirements"
 "#;
 
     /// A valid case; each test breaks one thing in it.
@@ -764,6 +857,74 @@ status = 200
         let got = err.help.as_deref().unwrap_or("");
         assert!(got.contains(help), "help {got:?} lacks {help:?}");
         assert!(err.rendered.contains(&err.message), "{}", err.rendered);
+    }
+
+    /// BASE with its `requirements` replaced and one graded outcome after `[expect]`.
+    fn graded(requirements: &str, grade: &str) -> String {
+        BASE.replacen("[\"RED-307-METHOD\"]", requirements, 1).replacen(
+            "[[expect.result]]\nstatus = 200\n",
+            &format!("[[expect.result]]\nstatus = 200\n\n[[outcome]]\nname = \"other\"\ngrade = {grade}\n"),
+            1,
+        )
+    }
+
+    #[rstest]
+    #[case::fail_on_a_must("[\"RED-307-METHOD\"]", "\"fail\"")]
+    #[case::warn_on_a_must("[\"RED-307-METHOD\"]", "\"warn\"")]
+    #[case::warn_on_a_should("[\"RED-HDR-CONTENT\"]", "\"warn\"")]
+    #[case::info_on_a_may("[\"RED-301-POST\"]", "\"info\"")]
+    #[case::fail_on_fetch_only_under_fetch("[\"FET-REWRITE\"]", "{ rfc9110 = \"pass\", fetch = \"fail\" }")]
+    #[case::warn_and_fail_per_profile(
+        "[\"RED-HDR-CONTENT\", \"FET-REWRITE\"]",
+        "{ rfc9110 = \"warn\", fetch = \"fail\" }"
+    )]
+    fn grades_within_the_cited_levels_load(#[case] requirements: &str, #[case] grade: &str) {
+        if let Err(e) = parse(&graded(requirements, grade)) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn an_expectation_rule_counts_as_cited() {
+        let src = graded("[\"RED-301-POST\"]", "\"fail\"").replacen(
+            "index = 2\n",
+            "index = 2\nrule = \"RED-307-METHOD\"\n",
+            1,
+        );
+        if let Err(e) = parse(&src) {
+            panic!("{e}");
+        }
+    }
+
+    #[rstest]
+    #[case::fail_on_a_should(
+        "[\"RED-HDR-CONTENT\"]", "\"fail\"", (29, 9), "outcome[0].grade",
+        "grade `fail` under rfc9110 is stronger than the rules this case cites allow (the strongest is `should` there)"
+    )]
+    #[case::warn_on_a_may(
+        "[\"RED-301-POST\"]", "\"warn\"", (29, 9), "outcome[0].grade",
+        "grade `warn` under rfc9110 is stronger than the rules this case cites allow (the strongest is `may` there)"
+    )]
+    #[case::fail_on_fetch_under_rfc9110(
+        "[\"FET-REWRITE\"]", "{ rfc9110 = \"fail\", fetch = \"fail\" }", (29, 21), "outcome[0].grade.rfc9110",
+        "grade `fail` under rfc9110 is stronger than the rules this case cites allow (the strongest is `info` there)"
+    )]
+    #[case::fail_under_fetch_on_a_should(
+        "[\"RED-HDR-CONTENT\"]", "{ rfc9110 = \"warn\", fetch = \"fail\" }", (29, 37), "outcome[0].grade.fetch",
+        "grade `fail` under fetch is stronger than the rules this case cites allow (the strongest is `should` there)"
+    )]
+    fn an_over_graded_outcome_is_rejected_at_its_grade(
+        #[case] requirements: &str,
+        #[case] grade: &str,
+        #[case] at: (usize, usize),
+        #[case] key: &str,
+        #[case] message: &str,
+    ) {
+        let err = parse(&graded(requirements, grade)).expect_err("over-graded");
+        assert_eq!((err.line, err.column), at, "{err}");
+        assert_eq!(err.key.as_deref(), Some(key), "{err}");
+        assert_eq!(err.message, message);
+        assert!(err.help.as_deref().unwrap_or("").contains("lower the grade"), "{err}");
     }
 
     #[test]

@@ -34,9 +34,22 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
 
     println!("case {} — {}", case.id, case.file.title);
     println!("file {}", case.path.display());
-    for id in &case.file.requirements {
+    // The rules the case cites, then those only an expectation names.
+    let mut cited: Vec<&str> = case.file.requirements.iter().map(String::as_str).collect();
+    for id in case.outcomes().flat_map(case::Outcome::cited_rules) {
+        if !cited.contains(&id) {
+            cited.push(id);
+        }
+    }
+    for id in cited {
         match catalogue.get(id) {
-            Some(r) => println!("  {id} [{:?}] {}: {}", r.level, r.source, r.rule),
+            Some(r) => {
+                println!("  {id} [{}] {}: {}", r.level.as_str(), r.source, r.rule);
+                println!("      quote: {}", r.quote);
+                if let Some(why) = &r.why {
+                    println!("      why {}: {why}", r.level.as_str());
+                }
+            }
             None => println!("  {id} (not in the catalogue)"),
         }
     }

@@ -1,5 +1,6 @@
-//! `hopcheck requirements`: each requirement of the catalogue with the cases
-//! citing it and, given a results file, each case's verdict.
+//! `hopcheck requirements`: each requirement of the catalogue with the
+//! sentence its level comes from, the cases citing it and, given a results
+//! file, each case's verdict.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -55,7 +56,10 @@ pub fn run(args: RequirementsArgs) -> Result<ExitCode, String> {
         if row.side != "client" {
             head.push_str(&format!("  ({} side)", row.side));
         }
-        let mut lines = vec![head];
+        let mut lines = vec![head, format!("    quote: {}", row.quote)];
+        if let Some(why) = &row.why {
+            lines.push(format!("    why {}: {why}", trace::level_name(row.level)));
+        }
         match &row.coverage {
             Coverage::Cases(cases) => {
                 covered += 1;
