@@ -335,22 +335,26 @@ impl Judge<'_> {
                 ));
             }
         }
+        // A hop or result that never came is charged to the outcome's rule
+        // (following at all), not to the rule of the fields it would have had.
         for expect in &outcome.hop {
-            self.check_hop(expect, expect.rule.as_ref().or(rules), &mut misses);
+            let own = expect.rule.as_ref().or(rules);
+            self.check_hop(expect, own, rules.or(own), &mut misses);
         }
         for expect in &outcome.result {
-            self.check_result(expect, expect.rule.as_ref().or(rules), &mut misses);
+            let own = expect.rule.as_ref().or(rules);
+            self.check_result(expect, own, rules.or(own), &mut misses);
         }
         misses
     }
 
-    fn check_hop(&self, e: &HopExpect, rules: Option<&Rules>, misses: &mut Vec<Mismatch>) {
+    fn check_hop(&self, e: &HopExpect, rules: Option<&Rules>, absent: Option<&Rules>, misses: &mut Vec<Mismatch>) {
         let at = Some(e.index);
         let Some(hop) = e.index.checked_sub(1).and_then(|i| self.obs.hops.get(i)) else {
             misses.push(self.miss(
                 at,
                 None,
-                rules,
+                absent,
                 "hop",
                 format!("a hop {}", describe_hop_expect(e)),
                 format!("only {} hops", self.obs.hops.len()),
@@ -452,10 +456,16 @@ impl Judge<'_> {
         }
     }
 
-    fn check_result(&self, e: &ResultExpect, rules: Option<&Rules>, misses: &mut Vec<Mismatch>) {
+    fn check_result(
+        &self,
+        e: &ResultExpect,
+        rules: Option<&Rules>,
+        absent: Option<&Rules>,
+        misses: &mut Vec<Mismatch>,
+    ) {
         let at = Some(e.step);
         let Some(result) = e.step.checked_sub(1).and_then(|i| self.obs.steps.get(i)) else {
-            misses.push(self.miss(None, at, rules, "result", "a result".into(), "none".into()));
+            misses.push(self.miss(None, at, absent, "result", "a result".into(), "none".into()));
             return;
         };
         let seen_status = match (&result.error, result.status) {

@@ -327,6 +327,9 @@ fn write_outcome(out: &mut String, outcome: &Outcome, single: bool, final_url: &
             let _ = writeln!(out, "grade = {grade}");
         }
     }
+    // Following at all is what the count checks: a MAY under RFC 9110 §15.4,
+    // required for a redirect status under Fetch.
+    let _ = writeln!(out, "rule = [\"RED-AUTO\", \"FET-STATUS\"]");
     let _ = writeln!(out, "hops = 2");
     for check in &outcome.checks {
         let _ = writeln!(out, "[[{table}.hop]]");
