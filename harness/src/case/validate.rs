@@ -879,7 +879,11 @@ status = 200
         "{ rfc9110 = \"warn\", fetch = \"fail\" }"
     )]
     fn grades_within_the_cited_levels_load(#[case] requirements: &str, #[case] grade: &str) {
-        if let Err(e) = parse(&graded(requirements, grade)) {
+        // Each expectation names its rules, as a case citing several must.
+        let src = graded(requirements, grade)
+            .replacen("index = 2\n", &format!("index = 2\nrule = {requirements}\n"), 1)
+            .replacen("[[expect.result]]\n", &format!("[[expect.result]]\nrule = {requirements}\n"), 1);
+        if let Err(e) = parse(&src) {
             panic!("{e}");
         }
     }
