@@ -116,7 +116,7 @@ pub fn trace(catalogue: &Catalogue, order: &[String], cases: &[Case], results: O
         .unwrap_or_default();
     let mut citing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for case in cases {
-        let mut cited: Vec<&str> = citations(case).collect();
+        let mut cited: Vec<&str> = case.citations().collect();
         cited.sort_unstable();
         cited.dedup();
         for id in cited {
@@ -171,16 +171,6 @@ pub fn trace(catalogue: &Catalogue, order: &[String], cases: &[Case], results: O
             }
         })
         .collect()
-}
-
-/// Every requirement id a case names: its `requirements` and each expectation's `rule`.
-fn citations(case: &Case) -> impl Iterator<Item = &str> {
-    let rules = case.outcomes().flat_map(|outcome| {
-        let hops = outcome.hop.iter().filter_map(|h| h.rule.as_deref());
-        let results = outcome.result.iter().filter_map(|r| r.rule.as_deref());
-        hops.chain(results)
-    });
-    case.file.requirements.iter().map(String::as_str).chain(rules)
 }
 
 /// A level as the catalogue writes it.

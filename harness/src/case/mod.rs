@@ -27,4 +27,15 @@ impl Case {
     pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
         self.file.expect.iter().chain(self.file.outcomes.iter())
     }
+
+    /// Every requirement id the case names: its `requirements` and each
+    /// expectation's `rule` (repeats included).
+    pub fn citations(&self) -> impl Iterator<Item = &str> {
+        let rules = self.outcomes().flat_map(|outcome| {
+            let hops = outcome.hop.iter().filter_map(|h| h.rule.as_deref());
+            let results = outcome.result.iter().filter_map(|r| r.rule.as_deref());
+            hops.chain(results)
+        });
+        self.file.requirements.iter().map(String::as_str).chain(rules)
+    }
 }

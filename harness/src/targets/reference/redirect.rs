@@ -305,6 +305,7 @@ fn method_change(rules: Rules, status: u16, method: &str) -> MethodChange {
     };
     let is = |m: &str| method.eq_ignore_ascii_case(m);
     match status {
+        _ if is("GET") && rules.breaks(Mutant::GetFollowedAsHead) => to("HEAD"),
         307 if rules.breaks(Mutant::ChangeMethodOn307) => to("GET"),
         307 if rules.breaks(Mutant::DropBodyOn307) => lose_body,
         308 if rules.breaks(Mutant::ChangeMethodOn308) => to("GET"),
