@@ -183,7 +183,11 @@ async fn analyse_case(
             if kills_for_its_rule(mutant, case, &verdict) {
                 kills.rule_matched_kills.insert(mutant);
             }
-            kills.runs.entry(mutant).or_default().insert(profile.as_str(), verdict.kind);
+            kills
+                .runs
+                .entry(mutant)
+                .or_default()
+                .insert(profile.as_str(), verdict.kind);
         }
         if stop_at_kill && kills.rule_matched_killers().next().is_some() {
             break;

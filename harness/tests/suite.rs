@@ -261,7 +261,11 @@ fn every_case_can_fail(cases: &[Case], catalogue: &Arc<Catalogue>, profiles: &[P
             let tried: Vec<String> = kills.rule_matched.iter().map(|m| m.name()).collect();
             problems.push(format!(
                 "{id}: no mutant of its own rules fails it (tried: {})",
-                if tried.is_empty() { "none".to_owned() } else { tried.join(", ") }
+                if tried.is_empty() {
+                    "none".to_owned()
+                } else {
+                    tried.join(", ")
+                }
             ));
         }
     }

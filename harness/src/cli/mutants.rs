@@ -37,10 +37,17 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
     let catalogue = Arc::new(suite.catalogue.clone());
     let bar = progress::bar(cases.len(), "mutants");
     let options = mutation::Options::Matrix;
-    let table = runtime()?.block_on(mutation::analyse(&runner, &cases, &catalogue, &profiles, options, |id| {
-        bar.inc(1);
-        bar.set_message(id.to_owned());
-    }));
+    let table = runtime()?.block_on(mutation::analyse(
+        &runner,
+        &cases,
+        &catalogue,
+        &profiles,
+        options,
+        |id| {
+            bar.inc(1);
+            bar.set_message(id.to_owned());
+        },
+    ));
     bar.finish_and_clear();
 
     let matrix = Matrix::new(&table, &profiles);

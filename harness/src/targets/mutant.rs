@@ -286,7 +286,10 @@ mod tests {
         for m in Mutant::ALL {
             assert!(!m.breaks().is_empty(), "{m:?} declares no requirement");
             for id in m.breaks() {
-                assert!(catalogue.get(id).is_some(), "{m:?} breaks `{id}`, which the catalogue lacks");
+                assert!(
+                    catalogue.get(id).is_some(),
+                    "{m:?} breaks `{id}`, which the catalogue lacks"
+                );
             }
         }
     }

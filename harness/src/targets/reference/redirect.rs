@@ -593,6 +593,8 @@ mod tests {
     #[case::put_301(Mutant::RewritePutOn301, 301, "PUT", "GET", false)]
     #[case::put_302(Mutant::RewritePutOn302, 302, "PUT", "GET", false)]
     #[case::keep_body(Mutant::KeepBodyOnRewrite, 303, "POST", "GET", true)]
+    #[case::get_as_head_307(Mutant::GetFollowedAsHead, 307, "GET", "HEAD", false)]
+    #[case::get_as_head_301(Mutant::GetFollowedAsHead, 301, "GET", "HEAD", false)]
     fn method_mutants(
         #[case] mutant: Mutant,
         #[case] status: u16,
