@@ -170,13 +170,17 @@ mutants! {
     /// close, max-age is read from its leading digits.
     HstsLenientSyntax => ["HSTS-SYN-INVALID"] "RFC 6797 §6.1 item 4: a field not matching the grammar is ignored",
     /// A missing or unreadable max-age counts as one year.
-    HstsDefaultMaxAge => ["HSTS-MAXAGE-REQ"] "RFC 6797 §6.1.1: max-age is required and is 1*DIGIT",
+    HstsDefaultMaxAge => ["HSTS-MAXAGE-REQ", "HSTS-SYN-INVALID"] "RFC 6797 §6.1.1: max-age is required and is 1*DIGIT",
     /// Directives other than max-age and includeSubDomains make the field invalid.
     HstsRejectsUnknownDirectives => ["HSTS-SYN-UNKNOWN"] "RFC 6797 §6.1 item 5: unknown directives are ignored",
     /// No whitespace but the single space after `;`, and no empty directives.
     HstsStrictWhitespace => ["HSTS-SYN-INVALID"] "RFC 6797 §6.1: the grammar allows implied LWS and empty directives",
     /// A max-age that overflows 64 bits makes the field invalid.
     HstsRejectsHugeMaxAge => ["HSTS-MAXAGE-REQ"] "RFC 6797 §6.1.1: max-age is any 1*DIGIT, however large",
+    /// A max-age with leading zeros (`060`) makes the field invalid (a parser that wants a
+    /// canonical number).
+    HstsRejectsLeadingZeros => ["HSTS-MAXAGE-REQ"] "RFC 6797 §6.1.1: max-age is any 1*DIGIT, \
+        leading zeros included",
     /// STS over plain HTTP is noted.
     HstsOverPlainHttp => ["HSTS-UA-INSECURE"] "RFC 6797 §8.1: STS received over non-secure transport is ignored",
     /// IP-literal hosts are noted and matched.
