@@ -197,6 +197,9 @@ mutants! {
     /// A host already known keeps its first max-age and includeSubDomains (max-age=0 still deletes).
     HstsKeepsFirstPolicy => ["HSTS-UA-UPDATE"] "RFC 6797 §8.1.1: a later valid STS updates the cached max-age and \
         includeSubDomains",
+    /// No STS field is ever noted: the store stays as preloaded.
+    HstsNeverNotes => ["HSTS-UA-NOTE"] "RFC 6797 §8.1: a valid STS field over error-free TLS makes the \
+        host a Known HSTS Host",
     /// STS is noted only from 2xx responses.
     HstsOnlyOn2xx => ["HSTS-UA-NOTE"] "RFC 6797 §8.1: STS is processed on any response over a secure transport",
     /// Redirect targets are not upgraded, only the step's URL.
