@@ -1,40 +1,63 @@
 //! Mutation analysis: run cases against the reference user agent and each
-//! mutant, to show every case can pass (reference) and fail (some mutant).
+//! mutant, to show every case can pass (reference) and fail for its own rule
+//! (a mutant that breaks one of the requirements the case cites).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
+use serde::Serialize;
 
 use crate::case::{Case, Catalogue, Level, Profile};
 use crate::runner::{CaseResult, Runner};
 use crate::targets::mutant::Mutant;
 use crate::targets::reference::ReferenceAgent;
-use crate::verdict::VerdictKind;
+use crate::verdict::{Verdict, VerdictKind};
 
 /// What mutation analysis found for one case.
 #[derive(Debug, Clone, Default)]
 pub struct CaseKills {
     /// Strongest level among the case's requirements.
     pub level: Option<Level>,
+    /// Whether the case must be killed by a rule-matched mutant: a `must` or
+    /// `should` case, or a `fetch` case when the fetch profile was analysed.
+    pub needs_a_kill: bool,
     /// Reference results that were not `pass`, per profile.
     pub reference_problems: Vec<(Profile, CaseResult)>,
-    /// Mutants whose verdict was `fail` or `warn`, with the profile(s) under which they were.
-    pub killed_by: BTreeMap<Mutant, Vec<Profile>>,
+    /// The reference's verdict per profile name (when it ran).
+    pub reference: BTreeMap<&'static str, VerdictKind>,
+    /// Every mutant run made: its verdict per profile name.
+    pub runs: BTreeMap<Mutant, BTreeMap<&'static str, VerdictKind>>,
+    /// The mutants that break a requirement the case cites.
+    pub rule_matched: Vec<Mutant>,
+    /// The runs that failed the case for its own rule (see [`kills_for_its_rule`]).
+    pub rule_matched_kills: BTreeSet<Mutant>,
     /// The analysis itself broke for this case.
     pub broke: Option<String>,
 }
 
 impl CaseKills {
-    /// A `must`, `should` or `fetch` case must be killed by some mutant.
-    pub fn needs_a_kill(&self) -> bool {
-        matches!(self.level, Some(Level::Must | Level::Should | Level::Fetch))
+    /// The mutants that failed the case (`fail` or `warn`) under some profile.
+    pub fn killers(&self) -> impl Iterator<Item = Mutant> + '_ {
+        self.runs
+            .iter()
+            .filter(|(_, verdicts)| verdicts.values().any(|&v| is_kill(v)))
+            .map(|(&m, _)| m)
+    }
+
+    /// The killers that failed the case for one of its own requirements:
+    /// only these show the case can fail for the rule it cites.
+    pub fn rule_matched_killers(&self) -> impl Iterator<Item = Mutant> + '_ {
+        self.rule_matched_kills.iter().copied()
+    }
+
+    /// A case that needs a kill has no rule-matched one.
+    pub fn lacks_a_kill(&self) -> bool {
+        self.needs_a_kill && self.rule_matched_killers().next().is_none()
     }
 
     pub fn is_ok(&self) -> bool {
-        self.broke.is_none()
-            && self.reference_problems.is_empty()
-            && (!self.needs_a_kill() || !self.killed_by.is_empty())
+        self.broke.is_none() && self.reference_problems.is_empty() && !self.lacks_a_kill()
     }
 }
 
@@ -43,18 +66,30 @@ pub fn is_kill(kind: VerdictKind) -> bool {
     matches!(kind, VerdictKind::Fail | VerdictKind::Warn)
 }
 
-/// How much of the analysis to do.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    /// Also run the unmodified reference (skip it where every case's own
-    /// trial already checks that the reference passes).
-    pub with_reference: bool,
-    /// A case stops meeting mutants once one killed it: enough for the check;
-    /// the CLI shows the full table instead.
-    pub first_kill_only: bool,
+/// Whether `mutant` failed `case` for a rule the case cites: the mutant
+/// breaks one of the case's requirements and, when the verdict names broken
+/// expectations, one of the rules they name. A stale `Host` that breaks a
+/// method case's expectation (reported against the method rule) is a kill,
+/// but not one for the case's own rule.
+pub fn kills_for_its_rule(mutant: Mutant, case: &Case, verdict: &Verdict) -> bool {
+    is_kill(verdict.kind)
+        && mutant.breaks_any(case.citations())
+        && (verdict.evidence.is_empty() || mutant.breaks_any(verdict.evidence.iter().map(|m| m.rule.as_str())))
 }
 
-/// Run `cases` against the reference and every mutant under each profile.
+/// How much of the analysis to do.
+#[derive(Debug, Clone, Copy)]
+pub enum Options {
+    /// The whole kill matrix: the reference and every mutant under every
+    /// profile, on every case.
+    Matrix,
+    /// Enough for the check: only the mutants that break a requirement the
+    /// case cites, until the first of them kills it (each case's own trial
+    /// already checks that the reference passes).
+    UntilRuleMatchedKill,
+}
+
+/// Run `cases` against the reference and the mutants under each profile.
 /// Each case is one task that meets the mutants in turn, so a slow case (one
 /// that waits for an HSTS entry to expire, say) holds up nobody else.
 pub async fn analyse(
@@ -77,10 +112,8 @@ pub async fn analyse(
     while let Some((id, outcome)) = done.next().await {
         on_case_done(&id);
         let kills = outcome.unwrap_or_else(|e| CaseKills {
-            level: None,
-            reference_problems: Vec::new(),
-            killed_by: BTreeMap::new(),
             broke: Some(format!("the analysis task ended abnormally: {e}")),
+            ..CaseKills::default()
         });
         table.insert(id, kills);
     }
@@ -98,22 +131,37 @@ async fn analyse_case(
     profiles: &[Profile],
     options: Options,
 ) -> CaseKills {
+    let level = crate::verdict::case_level(case, catalogue);
+    let needs_a_kill = match level {
+        Level::Must | Level::Should => true,
+        Level::Fetch => profiles.contains(&Profile::Fetch),
+        Level::May | Level::Info => false,
+    };
     let mut kills = CaseKills {
-        level: Some(crate::verdict::case_level(case, catalogue)),
+        level: Some(level),
+        needs_a_kill,
+        rule_matched: Mutant::ALL
+            .iter()
+            .copied()
+            .filter(|m| m.breaks_any(case.citations()))
+            .collect(),
         ..CaseKills::default()
     };
-    if options.with_reference {
-        for &profile in profiles {
-            let result = runner.run_case(&ReferenceAgent::new(), case, catalogue, profile).await;
-            if result.verdict.kind != VerdictKind::Pass {
-                kills.reference_problems.push((profile, result));
+    let (mutants, stop_at_kill) = match options {
+        Options::Matrix => {
+            for &profile in profiles {
+                let result = runner.run_case(&ReferenceAgent::new(), case, catalogue, profile).await;
+                kills.reference.insert(profile.as_str(), result.verdict.kind);
+                if result.verdict.kind != VerdictKind::Pass {
+                    kills.reference_problems.push((profile, result));
+                }
             }
+            (Mutant::ALL.to_vec(), false)
         }
-    }
-    if options.first_kill_only && !kills.needs_a_kill() {
-        return kills;
-    }
-    let runs: Vec<(Mutant, Profile)> = Mutant::ALL
+        Options::UntilRuleMatchedKill if needs_a_kill => (kills.rule_matched.clone(), true),
+        Options::UntilRuleMatchedKill => return kills,
+    };
+    let runs: Vec<(Mutant, Profile)> = mutants
         .iter()
         .flat_map(|&m| profiles.iter().map(move |&p| (m, p)))
         .collect();
@@ -125,22 +173,23 @@ async fn analyse_case(
         let batch = &runs[next..(next + chunk).min(runs.len())];
         let started = std::time::Instant::now();
         let results = futures::future::join_all(batch.iter().map(|&(mutant, profile)| async move {
-            (
-                mutant,
-                profile,
-                runner
-                    .run_case(&ReferenceAgent::with_mutant(mutant), case, catalogue, profile)
-                    .await,
-            )
+            let agent = ReferenceAgent::with_mutant(mutant);
+            let result = runner.run_case(&agent, case, catalogue, profile).await;
+            (mutant, profile, result.verdict)
         }))
         .await;
         next += batch.len();
-        for (mutant, profile, result) in results {
-            if is_kill(result.verdict.kind) {
-                kills.killed_by.entry(mutant).or_default().push(profile);
+        for (mutant, profile, verdict) in results {
+            if kills_for_its_rule(mutant, case, &verdict) {
+                kills.rule_matched_kills.insert(mutant);
             }
+            kills
+                .runs
+                .entry(mutant)
+                .or_default()
+                .insert(profile.as_str(), verdict.kind);
         }
-        if options.first_kill_only && !kills.killed_by.is_empty() {
+        if stop_at_kill && kills.rule_matched_killers().next().is_some() {
             break;
         }
         if chunk == 1 && started.elapsed() >= SLOW_RUN {
@@ -148,4 +197,168 @@ async fn analyse_case(
         }
     }
     kills
+}
+
+/// The kill matrix as written to JSON: every case × mutant × profile verdict,
+/// and per mutant the rule it breaks and how many cases it kills.
+#[derive(Debug, Serialize)]
+pub struct Matrix {
+    pub profiles: Vec<Profile>,
+    pub mutants: Vec<MutantRow>,
+    pub cases: Vec<CaseRow>,
+}
+
+/// One mutant's line of the matrix.
+#[derive(Debug, Serialize)]
+pub struct MutantRow {
+    pub name: String,
+    pub rule: &'static str,
+    pub breaks: &'static [&'static str],
+    /// Cases it fails (`fail` or `warn` under some profile).
+    pub kills: usize,
+    /// Of those, the cases it failed for a requirement it breaks and the case cites.
+    pub rule_matched_kills: usize,
+}
+
+/// One case's line of the matrix.
+#[derive(Debug, Serialize)]
+pub struct CaseRow {
+    pub id: String,
+    pub level: Option<Level>,
+    pub needs_a_kill: bool,
+    /// The reference's verdict per profile.
+    pub reference: BTreeMap<&'static str, VerdictKind>,
+    /// Every mutant's verdict per profile, by mutant name.
+    pub mutants: BTreeMap<String, BTreeMap<&'static str, VerdictKind>>,
+    /// Killers that failed it for one of its requirements.
+    pub rule_matched_killers: Vec<String>,
+    /// Killers that failed it for another rule.
+    pub other_killers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Matrix {
+    pub fn new(table: &BTreeMap<String, CaseKills>, profiles: &[Profile]) -> Matrix {
+        let mutants = Mutant::ALL
+            .iter()
+            .map(|&m| MutantRow {
+                name: m.name(),
+                rule: m.rule(),
+                breaks: m.breaks(),
+                kills: table.values().filter(|k| k.killers().any(|x| x == m)).count(),
+                rule_matched_kills: table
+                    .values()
+                    .filter(|k| k.rule_matched_killers().any(|x| x == m))
+                    .count(),
+            })
+            .collect();
+        let cases = table
+            .iter()
+            .map(|(id, kills)| {
+                let (matched, other): (Vec<Mutant>, Vec<Mutant>) =
+                    kills.killers().partition(|m| kills.rule_matched_kills.contains(m));
+                CaseRow {
+                    id: id.clone(),
+                    level: kills.level,
+                    needs_a_kill: kills.needs_a_kill,
+                    reference: kills.reference.clone(),
+                    mutants: kills.runs.iter().map(|(m, v)| (m.name(), v.clone())).collect(),
+                    rule_matched_killers: matched.into_iter().map(Mutant::name).collect(),
+                    other_killers: other.into_iter().map(Mutant::name).collect(),
+                    error: kills.broke.clone(),
+                }
+            })
+            .collect();
+        Matrix {
+            profiles: profiles.to_vec(),
+            mutants,
+            cases,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kills(needs_a_kill: bool, rule_matched: Vec<Mutant>, verdicts: &[(Mutant, VerdictKind)]) -> CaseKills {
+        let rule_matched_kills = verdicts
+            .iter()
+            .filter(|(m, v)| is_kill(*v) && rule_matched.contains(m))
+            .map(|&(m, _)| m)
+            .collect();
+        let mut runs: BTreeMap<Mutant, BTreeMap<&'static str, VerdictKind>> = BTreeMap::new();
+        for &(m, v) in verdicts {
+            runs.entry(m).or_default().insert(Profile::Rfc9110.as_str(), v);
+        }
+        CaseKills {
+            level: Some(Level::Must),
+            needs_a_kill,
+            rule_matched,
+            rule_matched_kills,
+            runs,
+            ..CaseKills::default()
+        }
+    }
+
+    #[test]
+    fn a_kill_by_an_unrelated_mutant_does_not_count() {
+        let k = kills(
+            true,
+            vec![Mutant::ChangeMethodOn307],
+            &[
+                (Mutant::StaleHost, VerdictKind::Fail),
+                (Mutant::ChangeMethodOn307, VerdictKind::Pass),
+            ],
+        );
+        assert_eq!(k.killers().collect::<Vec<_>>(), vec![Mutant::StaleHost]);
+        assert!(k.lacks_a_kill());
+        assert!(!k.is_ok());
+    }
+
+    #[test]
+    fn a_warn_by_a_rule_matched_mutant_counts() {
+        let k = kills(
+            true,
+            vec![Mutant::ChangeMethodOn307],
+            &[(Mutant::ChangeMethodOn307, VerdictKind::Warn)],
+        );
+        assert!(!k.lacks_a_kill());
+        assert!(k.is_ok());
+    }
+
+    #[test]
+    fn an_error_is_no_kill_and_info_cases_need_none() {
+        let k = kills(
+            true,
+            vec![Mutant::ChangeMethodOn307],
+            &[(Mutant::ChangeMethodOn307, VerdictKind::Error)],
+        );
+        assert!(k.lacks_a_kill());
+        assert!(!kills(false, Vec::new(), &[]).lacks_a_kill());
+    }
+
+    #[test]
+    fn the_matrix_counts_kills_per_mutant() {
+        let mut table = BTreeMap::new();
+        table.insert(
+            "a".to_owned(),
+            kills(
+                true,
+                vec![Mutant::ChangeMethodOn307],
+                &[
+                    (Mutant::StaleHost, VerdictKind::Fail),
+                    (Mutant::ChangeMethodOn307, VerdictKind::Fail),
+                ],
+            ),
+        );
+        let matrix = Matrix::new(&table, &[Profile::Rfc9110]);
+        let row = |name: &str| matrix.mutants.iter().find(|r| r.name == name).unwrap();
+        assert_eq!((row("StaleHost").kills, row("StaleHost").rule_matched_kills), (1, 0));
+        let change = row("ChangeMethodOn307");
+        assert_eq!((change.kills, change.rule_matched_kills), (1, 1));
+        assert_eq!(matrix.cases[0].rule_matched_killers, vec!["ChangeMethodOn307"]);
+        assert_eq!(matrix.cases[0].other_killers, vec!["StaleHost"]);
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::case::{Case, Catalogue, Level, Outcome, Profile};
+use crate::case::{Case, Catalogue, Level, Profile};
 use crate::report::{Report, TargetInfo};
 use crate::verdict::VerdictKind;
 
@@ -120,7 +120,7 @@ pub fn trace(catalogue: &Catalogue, order: &[String], cases: &[Case], results: O
         .unwrap_or_default();
     let mut citing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for case in cases {
-        let mut cited: Vec<&str> = citations(case).collect();
+        let mut cited: Vec<&str> = case.citations().collect();
         cited.sort_unstable();
         cited.dedup();
         for id in cited {
@@ -177,12 +177,6 @@ pub fn trace(catalogue: &Catalogue, order: &[String], cases: &[Case], results: O
             }
         })
         .collect()
-}
-
-/// Every requirement id a case names: its `requirements` and each expectation's `rule`.
-fn citations(case: &Case) -> impl Iterator<Item = &str> {
-    let rules = case.outcomes().flat_map(Outcome::cited_rules);
-    case.file.requirements.iter().map(String::as_str).chain(rules)
 }
 
 /// A level as the catalogue writes it.

@@ -27,4 +27,11 @@ impl Case {
     pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
         self.file.expect.iter().chain(self.file.outcomes.iter())
     }
+
+    /// Every requirement id the case names: its `requirements` and each
+    /// expectation's `rule` (repeats included).
+    pub fn citations(&self) -> impl Iterator<Item = &str> {
+        let rules = self.outcomes().flat_map(Outcome::cited_rules);
+        self.file.requirements.iter().map(String::as_str).chain(rules)
+    }
 }

@@ -1,21 +1,16 @@
-//! `hopcheck mutants`: which mutants kill which case, and whether every
-//! `must`/`should`/`fetch` case is killed while the reference passes all.
+//! `hopcheck mutants`: the kill matrix (every case against the reference and
+//! every mutant), written as JSON; exit 1 when a case that must be able to
+//! fail has no rule-matched kill or the reference fails anything.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use hopcheck::case::Profile;
-use hopcheck::mutation;
+use hopcheck::mutation::{self, Matrix};
 use hopcheck::runner::{RunConfig, Runner};
-use hopcheck::targets::mutant::Mutant;
 
 use super::{load, profiles, progress, runtime, select, SuiteArgs};
-
-/// The whole table: the reference and every mutant on every case.
-const FULL: mutation::Options = mutation::Options {
-    with_reference: true,
-    first_kill_only: false,
-};
 
 #[derive(clap::Args, Debug)]
 pub struct MutantsArgs {
@@ -24,6 +19,9 @@ pub struct MutantsArgs {
     /// Judge under one profile only (default: both).
     #[arg(long, value_enum)]
     profile: Option<Profile>,
+    /// Where to write the kill matrix (default: reports/mutants.json).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     /// Only cases whose id contains one of these substrings.
     filters: Vec<String>,
 }
@@ -38,62 +36,84 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
     let runner = Arc::new(Runner::new(RunConfig::default()).map_err(|e| e.to_string())?);
     let catalogue = Arc::new(suite.catalogue.clone());
     let bar = progress::bar(cases.len(), "mutants");
-    let table = runtime()?.block_on(mutation::analyse(&runner, &cases, &catalogue, &profiles, FULL, |id| {
-        bar.inc(1);
-        bar.set_message(id.to_owned());
-    }));
+    let options = mutation::Options::Matrix;
+    let table = runtime()?.block_on(mutation::analyse(
+        &runner,
+        &cases,
+        &catalogue,
+        &profiles,
+        options,
+        |id| {
+            bar.inc(1);
+            bar.set_message(id.to_owned());
+        },
+    ));
     bar.finish_and_clear();
+
+    let matrix = Matrix::new(&table, &profiles);
+    let out = args
+        .out
+        .unwrap_or_else(|| hopcheck::project_dir("reports").join("mutants.json"));
+    let json = serde_json::to_vec_pretty(&matrix).map_err(|e| e.to_string())?;
+    hopcheck::report::write_atomic(&out, &json).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
 
     let mut bad = 0;
     for (id, kills) in &table {
-        let killers: Vec<String> = kills
-            .killed_by
-            .iter()
-            .map(|(m, ps)| {
-                if ps.len() == profiles.len() {
-                    m.name()
-                } else {
-                    let names: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
-                    format!("{} ({})", m.name(), names.join(", "))
-                }
-            })
-            .collect();
-        let line = if killers.is_empty() {
-            "killed by none".to_owned()
-        } else {
-            format!("killed by {}", killers.join(", "))
-        };
-        println!("{id}: {line}");
+        let mut problems = Vec::new();
         if let Some(why) = &kills.broke {
-            println!("  error: {why}");
+            problems.push(format!("  error: {why}"));
         }
         for (profile, result) in &kills.reference_problems {
-            println!(
+            problems.push(format!(
                 "  reference under {}: {}: {}",
                 profile.as_str(),
                 result.verdict.kind,
                 result.verdict.detail
-            );
+            ));
         }
-        if !kills.is_ok() {
+        if kills.lacks_a_kill() {
+            let others: Vec<String> = kills.killers().map(|m| m.name()).collect();
+            let others = if others.is_empty() {
+                "none".to_owned()
+            } else {
+                others.join(", ")
+            };
+            problems.push(format!(
+                "  no mutant of its own rules fails it (killed by: {others}; its rules' mutants: {})",
+                names(&kills.rule_matched)
+            ));
+        }
+        if !problems.is_empty() {
             bad += 1;
+            println!("{id}:\n{}", problems.join("\n"));
         }
     }
-    let unkilled = table
-        .values()
-        .filter(|k| k.needs_a_kill() && k.killed_by.is_empty())
-        .count();
+
+    println!("{:<36} {:>12} {:>8}", "mutant", "rule-matched", "all");
+    for row in &matrix.mutants {
+        println!("{:<36} {:>12} {:>8}", row.name, row.rule_matched_kills, row.kills);
+    }
+    let unkilled = table.values().filter(|k| k.lacks_a_kill()).count();
     let reference_failed = table.values().filter(|k| !k.reference_problems.is_empty()).count();
     eprintln!(
-        "{} cases, {} mutants: {} must/should/fetch cases killed by none, {} not passed by the reference",
+        "{} cases, {} mutants: {} cases needing a kill have no rule-matched kill, {} not passed by the reference; \
+         kill matrix in {}",
         table.len(),
-        Mutant::ALL.len(),
+        matrix.mutants.len(),
         unkilled,
-        reference_failed
+        reference_failed,
+        out.display()
     );
     Ok(if bad == 0 && suite.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+fn names(mutants: &[hopcheck::targets::mutant::Mutant]) -> String {
+    if mutants.is_empty() {
+        return "none".to_owned();
+    }
+    mutants.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
 }

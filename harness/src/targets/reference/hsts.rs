@@ -67,6 +67,8 @@ pub struct ParseQuirks {
     pub strict_whitespace: bool,
     /// A max-age beyond u64 is an error instead of saturating.
     pub reject_overflow: bool,
+    /// A max-age with a leading zero (`060`) is an error.
+    pub reject_leading_zeros: bool,
 }
 
 /// The max-age a forgiving parser assumes (the `HstsDefaultMaxAge` mutant).
@@ -83,6 +85,7 @@ impl ParseQuirks {
             reject_unknown: rules.breaks(Mutant::HstsRejectsUnknownDirectives),
             strict_whitespace: rules.breaks(Mutant::HstsStrictWhitespace),
             reject_overflow: rules.breaks(Mutant::HstsRejectsHugeMaxAge),
+            reject_leading_zeros: rules.breaks(Mutant::HstsRejectsLeadingZeros),
         }
     }
 }
@@ -200,6 +203,7 @@ fn parse_sts_strictly(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, Sts
             }
             let seconds = match delta_seconds(&raw) {
                 Some(u64::MAX) if quirks.reject_overflow && raw.parse::<u64>().is_err() => None,
+                Some(_) if quirks.reject_leading_zeros && raw.len() > 1 && raw.starts_with('0') => None,
                 other => other,
             };
             max_age = Some(seconds.ok_or(StsError::BadMaxAge { value: raw })?);
@@ -738,6 +742,9 @@ mod tests {
         ] {
             assert!(parse_sts(field, strict).is_ok(), "{field}");
         }
+        let zeros = quirks(broken(Mutant::HstsRejectsLeadingZeros));
+        assert!(parse_sts("max-age=060", zeros).is_err());
+        assert_eq!(parse_sts("max-age=0", zeros).map(|p| p.max_age), Ok(0));
         let huge = quirks(broken(Mutant::HstsRejectsHugeMaxAge));
         assert!(parse_sts("max-age=99999999999999999999999", huge).is_err());
         assert_eq!(

@@ -265,7 +265,7 @@ impl Session {
             Some(verified) => verified || rules.breaks(Mutant::HstsNotesDespiteTlsError),
             None => rules.breaks(Mutant::HstsOverPlainHttp),
         };
-        if !secure {
+        if !secure || rules.breaks(Mutant::HstsNeverNotes) {
             return;
         }
         if rules.breaks(Mutant::HstsOnlyOn2xx) && !(200..300).contains(&response.status) {

@@ -329,6 +329,7 @@ fn method_change(rules: Rules, status: u16, method: &str) -> MethodChange {
     };
     let is = |m: &str| method.eq_ignore_ascii_case(m);
     match status {
+        _ if is("GET") && rules.breaks(Mutant::GetFollowedAsHead) => to("HEAD"),
         307 if rules.breaks(Mutant::ChangeMethodOn307) => to("GET"),
         307 if rules.breaks(Mutant::DropBodyOn307) => lose_body,
         308 if rules.breaks(Mutant::ChangeMethodOn308) => to("GET"),
@@ -616,6 +617,8 @@ mod tests {
     #[case::put_301(Mutant::RewritePutOn301, 301, "PUT", "GET", false)]
     #[case::put_302(Mutant::RewritePutOn302, 302, "PUT", "GET", false)]
     #[case::keep_body(Mutant::KeepBodyOnRewrite, 303, "POST", "GET", true)]
+    #[case::get_as_head_307(Mutant::GetFollowedAsHead, 307, "GET", "HEAD", false)]
+    #[case::get_as_head_301(Mutant::GetFollowedAsHead, 301, "GET", "HEAD", false)]
     fn method_mutants(
         #[case] mutant: Mutant,
         #[case] status: u16,
