@@ -280,12 +280,7 @@ impl Judge<'_> {
         let mut misses = Vec::new();
         if let Some(count) = outcome.hops {
             if self.obs.hops.len() != count {
-                let urls: Vec<String> = self
-                    .obs
-                    .hops
-                    .iter()
-                    .map(|h| format!("{} {}", h.method, h.url()))
-                    .collect();
+                let urls: Vec<String> = self.obs.hops.iter().map(Hop::summary).collect();
                 misses.push(self.miss(
                     None,
                     None,
@@ -318,6 +313,12 @@ impl Judge<'_> {
             ));
             return;
         };
+        // An expectation is about a request unless it names another kind.
+        let kind = e.kind.unwrap_or_default();
+        if hop.kind != kind {
+            misses.push(self.miss(at, None, &e.rule, "kind", kind.to_string(), hop.summary()));
+            return;
+        }
         let mut field = |name: &str, expected: Option<String>, seen: String, same: bool| {
             if let Some(expected) = expected {
                 if !same {
@@ -341,7 +342,9 @@ impl Judge<'_> {
             "host",
             e.host.clone(),
             hop.host.clone(),
-            e.host.as_deref().is_none_or(|h| normalise_host(h) == hop.host),
+            e.host
+                .as_deref()
+                .is_none_or(|h| normalise_host(h) == normalise_host(&hop.host)),
         );
         field(
             "port",
@@ -490,9 +493,10 @@ fn describe_hop_expect(e: &HopExpect) -> String {
 }
 
 /// URLs equal up to RFC 3986 §6.2.2.1 and §6.2.3 normalisation of the
-/// authority: scheme and host compare case-insensitively, and a port equal to
-/// the scheme's default is the same as none. Paths, queries and fragments
-/// compare exactly: how a client spells them is what cases check.
+/// authority: scheme and host compare case-insensitively, the host through
+/// [`normalise_host`] (the origin's routing does the same, so `h.` is `h`), and
+/// a port equal to the scheme's default is the same as none. Paths, queries
+/// and fragments compare exactly: how a client spells them is what cases check.
 pub fn same_url(expected: &str, seen: &str) -> bool {
     expected == seen || normalise_authority(expected) == normalise_authority(seen)
 }
@@ -508,18 +512,21 @@ fn normalise_authority(url: &str) -> String {
         Some((userinfo, host_port)) => (format!("{userinfo}@"), host_port),
         None => (String::new(), authority),
     };
-    let mut host_port = host_port.to_ascii_lowercase();
+    let Some((host, port)) = crate::case::split_authority(host_port) else {
+        return format!("{scheme}://{userinfo}{}{tail}", host_port.to_ascii_lowercase());
+    };
+    let host = normalise_host(host);
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
     let default = match scheme.as_str() {
-        "http" => Some(":80"),
-        "https" => Some(":443"),
+        "http" => Some(80),
+        "https" => Some(443),
         _ => None,
     };
-    if let Some(default) = default {
-        if host_port.ends_with(default) {
-            host_port.truncate(host_port.len() - default.len());
-        }
-    }
-    format!("{scheme}://{userinfo}{host_port}{tail}")
+    let port = match port {
+        Some(port) if Some(port) != default => format!(":{port}"),
+        _ => String::new(),
+    };
+    format!("{scheme}://{userinfo}{host}{port}{tail}")
 }
 
 /// Bytes for people: short printable text quoted, else a length and a digest-like summary.
@@ -591,6 +598,9 @@ rule = "a fetch rule"
     fn hop(index: usize, method: &str, path: &str, body: &str) -> Hop {
         Hop {
             index,
+            kind: crate::origin::HopKind::Request,
+            reason: None,
+            raw: None,
             scheme: "http".into(),
             host: "o.test".into(),
             port: 80,
@@ -632,6 +642,10 @@ rule = "a fetch rule"
     #[case::path_case("http://a/B", "http://a/b", false)]
     #[case::fragment("http://a/b#f", "http://a/b", false)]
     #[case::percent_case("http://a/%C3%A9", "http://a/%c3%a9", false)]
+    #[case::trailing_dot("http://h./x", "http://h/x", true)]
+    #[case::trailing_dot_both("http://H.:80/x", "http://h./x", true)]
+    #[case::ipv6_default_port("http://[::1]:80/x", "http://[::1]/x", true)]
+    #[case::two_dots("http://h../x", "http://h/x", false)]
     fn urls_compare_up_to_authority_normalisation(#[case] a: &str, #[case] b: &str, #[case] same: bool) {
         assert_eq!(same_url(a, b), same);
     }
