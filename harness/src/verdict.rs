@@ -754,6 +754,45 @@ rule = "a fetch rule"
         assert!(verdict.evidence[0].seen.contains("more than 64 redirects"));
     }
 
+    /// Hop 2 was a handshake the client refused, not a request.
+    fn refused_second_hop() -> Observation {
+        let mut obs = observed("POST", "x");
+        let mut refused = Hop::attempt(2, crate::origin::HopKind::TlsFailed, 2);
+        refused.scheme = "https".into();
+        refused.host = "O.Test.".into();
+        refused.port = 443;
+        refused.reason = Some("received fatal alert: BadCertificate".into());
+        obs.hops[1] = refused;
+        obs
+    }
+
+    #[test]
+    fn an_expectation_is_about_a_request_unless_it_names_a_kind() {
+        let about_request = "[expect]\nhops = 2\n[[expect.hop]]\nindex = 2\nheader.absent = [\"Authorization\"]\n";
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", about_request),
+            &catalogue(),
+            Profile::Rfc9110,
+            &refused_second_hop(),
+        );
+        assert_eq!(verdict.kind, VerdictKind::Fail);
+        let miss = &verdict.evidence[0];
+        assert_eq!(
+            (miss.hop, miss.field.as_str(), miss.expected.as_str()),
+            (Some(2), "kind", "request")
+        );
+        assert!(miss.seen.starts_with("tls-failed"), "{}", miss.seen);
+        let about_refusal =
+            "[expect]\nhops = 2\n[[expect.hop]]\nindex = 2\nkind = \"tls-failed\"\nhost = \"o.test\"\nport = 443\n";
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", about_refusal),
+            &catalogue(),
+            Profile::Rfc9110,
+            &refused_second_hop(),
+        );
+        assert_eq!(verdict.kind, VerdictKind::Pass, "{:?}", verdict.evidence);
+    }
+
     #[test]
     fn a_missing_hop_and_an_error_result_are_evidence() {
         let outcome = "[expect]\n[[expect.hop]]\nindex = 3\nmethod = \"GET\"\n[[expect.result]]\nstatus = 200\n";

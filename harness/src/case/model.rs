@@ -286,9 +286,7 @@ impl FieldValue {
             FieldValue::Base64 { base64 } => base64::engine::general_purpose::STANDARD.decode(base64),
         }
     }
-}
 
-impl FieldValue {
     /// The text of a text value.
     pub fn as_text(&self) -> Option<&str> {
         match self {

@@ -270,7 +270,7 @@ fn substitute(buf: &[u8], marker: &[u8]) -> Vec<u8> {
             })
             .collect();
         match decoded {
-            Some(bytes) if hex.len() % 2 == 0 => {
+            Some(bytes) if hex.len().is_multiple_of(2) => {
                 out.extend_from_slice(&rest[..start]);
                 out.extend_from_slice(&bytes);
                 rest = &after[len + marker.len()..];

@@ -1,6 +1,7 @@
 //! Scripted origin servers: one listener per case on `127.0.0.1:0` that serves
 //! every virtual host of the case (plain HTTP, TLS by first-byte sniffing,
-//! forward proxy with absolute-form and CONNECT) and records every hop.
+//! forward proxy with absolute-form and CONNECT) and records every attempt as
+//! a hop: requests, silent connections, failed handshakes, unparsable requests.
 
 pub mod ca;
 mod io;
