@@ -188,7 +188,7 @@ impl Runner {
             preload: case.file.preload.clone(),
         };
         let answer = tokio::time::timeout(self.config.case_timeout, target.run(&plan)).await;
-        let hops = origin.hops();
+        let hops = origin.settled_hops().await;
         let hop_cap = origin.hop_cap_reached().then_some(self.config.limits.max_hops);
         drop(origin);
         let _ = std::fs::remove_dir_all(&state_dir);

@@ -319,12 +319,7 @@ impl Judge<'_> {
         let rules = outcome.rule.as_ref();
         if let Some(count) = outcome.hops {
             if !count.admits(self.obs.hops.len()) {
-                let urls: Vec<String> = self
-                    .obs
-                    .hops
-                    .iter()
-                    .map(|h| format!("{} {}", h.method, h.url()))
-                    .collect();
+                let urls: Vec<String> = self.obs.hops.iter().map(Hop::summary).collect();
                 misses.push(self.miss(
                     None,
                     None,
@@ -361,6 +356,12 @@ impl Judge<'_> {
             ));
             return;
         };
+        // An expectation is about a request unless it names another kind.
+        let kind = e.kind.unwrap_or_default();
+        if hop.kind != kind {
+            misses.push(self.miss(at, None, rules, "kind", kind.to_string(), hop.summary()));
+            return;
+        }
         let mut field = |name: &str, expected: Option<String>, seen: String, same: bool| {
             if let Some(expected) = expected {
                 if !same {
@@ -384,7 +385,9 @@ impl Judge<'_> {
             "host",
             e.host.clone(),
             hop.host.clone(),
-            e.host.as_deref().is_none_or(|h| normalise_host(h) == hop.host),
+            e.host
+                .as_deref()
+                .is_none_or(|h| normalise_host(h) == normalise_host(&hop.host)),
         );
         field(
             "port",
@@ -539,9 +542,10 @@ fn describe_hop_expect(e: &HopExpect) -> String {
 }
 
 /// URLs equal up to RFC 3986 §6.2.2.1 and §6.2.3 normalisation of the
-/// authority: scheme and host compare case-insensitively, and a port equal to
-/// the scheme's default is the same as none. Paths, queries and fragments
-/// compare exactly: how a client spells them is what cases check.
+/// authority: scheme and host compare case-insensitively, the host through
+/// [`normalise_host`] (the origin's routing does the same, so `h.` is `h`), and
+/// a port equal to the scheme's default is the same as none. Paths, queries
+/// and fragments compare exactly: how a client spells them is what cases check.
 pub fn same_url(expected: &str, seen: &str) -> bool {
     expected == seen || normalise_authority(expected) == normalise_authority(seen)
 }
@@ -557,18 +561,21 @@ fn normalise_authority(url: &str) -> String {
         Some((userinfo, host_port)) => (format!("{userinfo}@"), host_port),
         None => (String::new(), authority),
     };
-    let mut host_port = host_port.to_ascii_lowercase();
+    let Some((host, port)) = crate::case::split_authority(host_port) else {
+        return format!("{scheme}://{userinfo}{}{tail}", host_port.to_ascii_lowercase());
+    };
+    let host = normalise_host(host);
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
     let default = match scheme.as_str() {
-        "http" => Some(":80"),
-        "https" => Some(":443"),
+        "http" => Some(80),
+        "https" => Some(443),
         _ => None,
     };
-    if let Some(default) = default {
-        if host_port.ends_with(default) {
-            host_port.truncate(host_port.len() - default.len());
-        }
-    }
-    format!("{scheme}://{userinfo}{host_port}{tail}")
+    let port = match port {
+        Some(port) if Some(port) != default => format!(":{port}"),
+        _ => String::new(),
+    };
+    format!("{scheme}://{userinfo}{host}{port}{tail}")
 }
 
 /// Bytes for people: short printable text quoted, else a length and a digest-like summary.
@@ -644,6 +651,9 @@ why = "WHATWG algorithm steps are requirements."
     fn hop(index: usize, method: &str, path: &str, body: &str) -> Hop {
         Hop {
             index,
+            kind: crate::origin::HopKind::Request,
+            reason: None,
+            raw: None,
             scheme: "http".into(),
             host: "o.test".into(),
             port: 80,
@@ -685,6 +695,10 @@ why = "WHATWG algorithm steps are requirements."
     #[case::path_case("http://a/B", "http://a/b", false)]
     #[case::fragment("http://a/b#f", "http://a/b", false)]
     #[case::percent_case("http://a/%C3%A9", "http://a/%c3%a9", false)]
+    #[case::trailing_dot("http://h./x", "http://h/x", true)]
+    #[case::trailing_dot_both("http://H.:80/x", "http://h./x", true)]
+    #[case::ipv6_default_port("http://[::1]:80/x", "http://[::1]/x", true)]
+    #[case::two_dots("http://h../x", "http://h/x", false)]
     fn urls_compare_up_to_authority_normalisation(#[case] a: &str, #[case] b: &str, #[case] same: bool) {
         assert_eq!(same_url(a, b), same);
     }
@@ -839,6 +853,45 @@ why = "WHATWG algorithm steps are requirements."
         let verdict = judge(&case("[\"MUST-RULE\"]", KEEPS), &catalogue(), Profile::Rfc9110, &obs);
         assert_eq!(verdict.kind, VerdictKind::Fail);
         assert!(verdict.evidence[0].seen.contains("more than 64 redirects"));
+    }
+
+    /// Hop 2 was a handshake the client refused, not a request.
+    fn refused_second_hop() -> Observation {
+        let mut obs = observed("POST", "x");
+        let mut refused = Hop::attempt(2, crate::origin::HopKind::TlsFailed, 2);
+        refused.scheme = "https".into();
+        refused.host = "O.Test.".into();
+        refused.port = 443;
+        refused.reason = Some("received fatal alert: BadCertificate".into());
+        obs.hops[1] = refused;
+        obs
+    }
+
+    #[test]
+    fn an_expectation_is_about_a_request_unless_it_names_a_kind() {
+        let about_request = "[expect]\nhops = 2\n[[expect.hop]]\nindex = 2\nheader.absent = [\"Authorization\"]\n";
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", about_request),
+            &catalogue(),
+            Profile::Rfc9110,
+            &refused_second_hop(),
+        );
+        assert_eq!(verdict.kind, VerdictKind::Fail);
+        let miss = &verdict.evidence[0];
+        assert_eq!(
+            (miss.hop, miss.field.as_str(), miss.expected.as_str()),
+            (Some(2), "kind", "request")
+        );
+        assert!(miss.seen.starts_with("tls-failed"), "{}", miss.seen);
+        let about_refusal =
+            "[expect]\nhops = 2\n[[expect.hop]]\nindex = 2\nkind = \"tls-failed\"\nhost = \"o.test\"\nport = 443\n";
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", about_refusal),
+            &catalogue(),
+            Profile::Rfc9110,
+            &refused_second_hop(),
+        );
+        assert_eq!(verdict.kind, VerdictKind::Pass, "{:?}", verdict.evidence);
     }
 
     #[test]

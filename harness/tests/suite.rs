@@ -222,7 +222,7 @@ fn observed(result: &CaseResult) -> serde_json::Value {
         .iter()
         .map(|hop| {
             serde_json::json!({
-                "request": format!("{} {}", hop.method, hop.url()),
+                "request": hop.summary(),
                 "arrival": hop.arrival,
                 "headers": hop.headers,
                 "body": describe_bytes(&hop.body),

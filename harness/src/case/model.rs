@@ -162,17 +162,152 @@ pub struct OriginRule {
     pub reply: Reply,
 }
 
+/// Where an origin rule's `on` URL points, split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTarget {
+    /// `http` or `https`, lowercase.
+    pub scheme: String,
+    /// The host as written (IPv6 without brackets); compare it normalised.
+    pub host: String,
+    /// The port, or the scheme's default.
+    pub port: u16,
+    /// Path and query to match (`/` when the URL has none).
+    pub path: String,
+    /// A trailing `*` makes `path` a prefix.
+    pub prefix: bool,
+}
+
+impl OriginRule {
+    /// Split `on` into scheme, host, port, path+query and whether it is a
+    /// prefix; `Err` says why the URL cannot be served. The loader and the
+    /// origin both read `on` through this one function.
+    pub fn target(&self) -> Result<RuleTarget, String> {
+        let on = self.on.as_str();
+        let (scheme, rest) = on
+            .split_once("://")
+            .ok_or("not an absolute URL of the form `http://host/path`")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("scheme `{scheme}` is neither http nor https"));
+        }
+        if rest.contains('#') {
+            return Err("a rule URL has no fragment: clients never send one".to_owned());
+        }
+        let (rest, prefix) = match rest.strip_suffix('*') {
+            Some(rest) => (rest, true),
+            None => (rest, false),
+        };
+        if rest.contains('*') {
+            return Err("`*` may only end the URL, making it a prefix".to_owned());
+        }
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        let path = match path.chars().next() {
+            None => "/".to_owned(),
+            Some('?') => format!("/{path}"),
+            Some(_) => path.to_owned(),
+        };
+        if authority.contains('@') {
+            return Err("a rule URL has no user information".to_owned());
+        }
+        let (host, port) =
+            split_authority(authority).ok_or_else(|| format!("cannot read host and port `{authority}`"))?;
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        if host.is_empty() {
+            return Err("the URL has no host".to_owned());
+        }
+        let port = port.unwrap_or(if scheme == "https" { 443 } else { 80 });
+        Ok(RuleTarget {
+            scheme,
+            host: host.to_owned(),
+            port,
+            path,
+            prefix,
+        })
+    }
+}
+
+/// Split `host[:port]` or `[v6][:port]`; `None` when the port is not a number.
+/// An empty port (`host:`) counts as absent, as in RFC 3986.
+pub fn split_authority(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']')?;
+        let (host, after) = authority.split_at(end + 1);
+        match after.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if after.is_empty() => (host, None),
+            None => return None,
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None | Some("") => None,
+        Some(port) => Some(port.parse::<u16>().ok()?),
+    };
+    Some((host, port))
+}
+
 /// What the origin answers.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub status: u16,
     /// Header fields as `[name, value]` pairs, sent in this order, duplicates
-    /// kept. In values, `{hop}` becomes this hop's index and `{next}` the next one.
+    /// kept, each value written on the wire byte for byte. A value is text
+    /// (UTF-8; control characters as TOML escapes such as `"\u0001"`) in which
+    /// `{hop}` becomes this hop's index and `{next}` the next one, or
+    /// `{ base64 = "..." }` for bytes that are not UTF-8 (obs-text such as a
+    /// lone `0xE9`). Any byte but CR, LF and NUL may appear.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(String, FieldValue)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Body>,
+}
+
+/// The value of a reply header field.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FieldValue {
+    /// UTF-8 text; `{hop}` and `{next}` are filled in.
+    Text(String),
+    /// Arbitrary bytes, base64 (standard alphabet, padded); sent as they are.
+    Base64 { base64: String },
+}
+
+impl FieldValue {
+    /// The bytes this value stands for before `{hop}`/`{next}` are filled in;
+    /// `Err` for invalid base64.
+    pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        use base64::Engine as _;
+        match self {
+            FieldValue::Text(text) => Ok(text.as_bytes().to_vec()),
+            FieldValue::Base64 { base64 } => base64::engine::general_purpose::STANDARD.decode(base64),
+        }
+    }
+
+    /// The text of a text value.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::Text(text) => Some(text),
+            FieldValue::Base64 { .. } => None,
+        }
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(text: &str) -> Self {
+        FieldValue::Text(text.to_owned())
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(text: String) -> Self {
+        FieldValue::Text(text)
+    }
 }
 
 /// One outcome: what the origins saw and what the client reported.
@@ -189,8 +324,9 @@ pub struct Outcome {
     /// expectation names its own `rule`; the `hops` count is checked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<Rules>,
-    /// How many hops the origins saw: an exact number, or `{ min = 2 }`,
-    /// `{ max = 20 }`, `{ min = 2, max = 20 }`.
+    /// How many hops the origins saw, of every kind (requests, silent
+    /// connections, failed TLS handshakes, unparsable requests): an exact
+    /// number, or `{ min = 2 }`, `{ max = 20 }`, `{ min = 2, max = 20 }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hops: Option<HopCount>,
     #[serde(default, rename = "hop", skip_serializing_if = "Vec::is_empty")]
@@ -323,12 +459,53 @@ impl Profile {
     }
 }
 
-/// Expectations on one hop (a request one of the origins received).
+/// What kind of attempt a hop is. Anything a client sends to an origin is
+/// recorded, so that "tried and was refused" never reads as "never tried".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HopKind {
+    /// A request the origin parsed and answered.
+    #[default]
+    Request,
+    /// A connection on which the client sent nothing, waiting for the server
+    /// to speak first (FTP after an `ftp:` Location, say).
+    Silent,
+    /// A TLS handshake that did not complete, or that completed and was closed
+    /// without a request (a client rejecting the certificate, say).
+    TlsFailed,
+    /// Bytes that are not an HTTP/1.1 request the origin could parse (a raw
+    /// space or control character in the request-target, say); answered 400.
+    Unparsable,
+}
+
+impl HopKind {
+    /// The kind as written in case files and results (`tls-failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HopKind::Request => "request",
+            HopKind::Silent => "silent",
+            HopKind::TlsFailed => "tls-failed",
+            HopKind::Unparsable => "unparsable",
+        }
+    }
+}
+
+impl std::fmt::Display for HopKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Expectations on one hop (an attempt one of the origins saw).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HopExpect {
     /// 1-based position among all hops of the case, across steps.
     pub index: usize,
+    /// The kind of hop (default `request`: an expectation is about a request
+    /// unless it says otherwise, so it never holds for a refused handshake).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<HopKind>,
     /// Requirement(s) this expectation checks (default: the outcome's
     /// `rule`, else the case's only requirement).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,8 +9,8 @@ use toml::Spanned;
 
 use super::diagnostic::{key_path, span_of, KeyPath, Problem};
 use super::{
-    Body, BodyExpect, CaseFile, Catalogue, Feature, Grade, GradeSpec, HeaderExpect, HopCount, HopExpect, Level,
-    Outcome, Profile, ResultExpect, Rules, Step,
+    Body, BodyExpect, CaseFile, Catalogue, Feature, FieldValue, Grade, GradeSpec, HeaderExpect, HopCount, HopExpect,
+    HopKind, Level, OriginRule, Outcome, Profile, ResultExpect, Rules, Step,
 };
 
 /// The most hops an origin answers in one case (the origin's default limit);
@@ -77,7 +77,7 @@ impl Checker<'_, '_> {
         }
         for (i, rule) in file.origin.iter().enumerate() {
             let at = key_path!["origin", i];
-            self.origin_url(at.child("on"), &rule.on);
+            self.origin_url(at.child("on"), rule);
             if let Some(method) = &rule.method {
                 self.method(at.child("method"), method);
             }
@@ -86,10 +86,16 @@ impl Checker<'_, '_> {
                 self.report(
                     reply.child("status"),
                     format!("status {} is not a three-digit status code", rule.reply.status),
-                    Some("a reply status is between 100 and 999".to_owned()),
+                    Some("a reply status is between 200 and 999".to_owned()),
+                );
+            } else if rule.reply.status < 200 {
+                self.report(
+                    reply.child("status"),
+                    format!("status {} is informational, not a final reply", rule.reply.status),
+                    Some("the origin answers each request with one final status, 200 to 999".to_owned()),
                 );
             }
-            self.headers(reply.child("headers"), &rule.reply.headers);
+            self.reply_headers(reply.child("headers"), &rule.reply.headers);
             if let Some(body) = &rule.reply.body {
                 self.body(reply.child("body"), body);
             }
@@ -328,6 +334,28 @@ impl Checker<'_, '_> {
         if let Some(rules) = &hop.rule {
             self.rules(at.child("rule"), rules);
         }
+        if let Some(kind) = hop.kind.filter(|kind| *kind != HopKind::Request) {
+            // Only a request has these; expecting them of another kind could never hold.
+            let request_only = [
+                ("url", hop.url.is_some()),
+                ("method", hop.method.is_some()),
+                ("target", hop.target.is_some()),
+                ("body", hop.body.is_some()),
+                ("header", !hop.header.is_empty()),
+            ];
+            for (key, given) in request_only {
+                if given {
+                    self.report(
+                        at.child(key),
+                        format!("a `{kind}` hop has no `{key}`"),
+                        Some(format!(
+                            "only `kind = \"request\"` hops carry a `{key}`; a `{kind}` hop can be \
+                             expected by `scheme`, `host` and `port`"
+                        )),
+                    );
+                }
+            }
+        }
         if let Some(url) = &hop.url {
             self.hop_url(at.child("url"), url);
         }
@@ -433,6 +461,35 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Reply fields: token names; values of any byte but CR, LF and NUL.
+    fn reply_headers(&mut self, at: KeyPath, headers: &[(String, FieldValue)]) {
+        for (i, (name, value)) in headers.iter().enumerate() {
+            self.header_name(at.child(i).child(0), name);
+            match value {
+                FieldValue::Text(text) => self.header_value(at.child(i).child(1), text),
+                FieldValue::Base64 { .. } => match value.bytes() {
+                    Err(e) => self.report(
+                        at.child(i).child(1).child("base64"),
+                        format!("invalid base64: {e}"),
+                        Some("use the standard alphabet with `=` padding".to_owned()),
+                    ),
+                    Ok(bytes) if bytes.iter().any(|b| b"\r\n\0".contains(b)) => self.report(
+                        at.child(i).child(1).child("base64"),
+                        format!(
+                            "header value `{}` contains CR, LF or NUL",
+                            crate::origin::escape_bytes(&bytes)
+                        ),
+                        Some(
+                            "a field value cannot hold CR, LF or NUL (RFC 9110 §5.5); send a second field instead"
+                                .to_owned(),
+                        ),
+                    ),
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+
     fn header_expect(&mut self, at: KeyPath, header: &HeaderExpect) {
         for (key, names) in [("present", &header.present), ("absent", &header.absent)] {
             for (i, name) in names.iter().enumerate() {
@@ -486,23 +543,26 @@ impl Checker<'_, '_> {
         }
     }
 
-    /// An absolute `http`/`https` URL.
-    fn http_url(&mut self, at: KeyPath, text: &str, what: &str) {
+    /// An absolute `http`/`https` URL; `false` when it is not (and reported).
+    fn http_url(&mut self, at: KeyPath, text: &str, what: &str) -> bool {
         let help = Some(format!(
             "{what} is absolute, `http` or `https`, e.g. `http://origin.test/start`"
         ));
         match url::Url::parse(text) {
             Err(e) => {
                 self.report(at, format!("invalid URL `{}`: {e}", text.escape_debug()), help);
+                false
             }
             Ok(url) if !matches!(url.scheme(), "http" | "https") => {
                 self.report(at, format!("URL scheme `{}` is not http or https", url.scheme()), help);
+                false
             }
-            Ok(_) => {}
+            Ok(_) => true,
         }
     }
 
-    fn origin_url(&mut self, at: KeyPath, on: &str) {
+    fn origin_url(&mut self, at: KeyPath, rule: &OriginRule) {
+        let on = rule.on.as_str();
         let prefix = on.strip_suffix('*').unwrap_or(on);
         if prefix.contains('*') {
             self.report(
@@ -516,8 +576,15 @@ impl Checker<'_, '_> {
                 "`on` has a fragment".to_owned(),
                 Some("a fragment never reaches the origin; drop it".to_owned()),
             );
-        } else {
-            self.http_url(at, prefix, "`on`");
+        } else if !self.http_url(at.clone(), prefix, "`on`") {
+            // Reported.
+        } else if let Err(why) = rule.target() {
+            // What the origin reads must be what the loader accepted.
+            self.report(
+                at,
+                format!("`on` cannot be served: {why}"),
+                Some("`on` is `http://host[:port]/path[?query]`, optionally ending in `*`".to_owned()),
+            );
         }
     }
 
@@ -667,6 +734,11 @@ status = 200
     #[case::prefix_on("on = \"http://origin.test/now\"", "on = \"http://origin.test/n*\"")]
     #[case::ip_preload("title", "preload = [{ host = \"127.0.0.1\" }]\ntitle")]
     #[case::trailing_dot_host("title", "host = [{ name = \"Origin.Test.\", cert = \"expired\" }]\ntitle")]
+    #[case::raw_reply_bytes("\"/now\"]]", "\"/a\\u0001b\\u007f\\tc\"], [\"X\", { base64 = \"6Q==\" }]]")]
+    #[case::silent_hop(
+        "index = 2\nmethod = \"POST\"\nurl = \"http://origin.test/now\"\nbody = { step = 1 }",
+        "index = 2\nkind = \"silent\"\nhost = \"origin.test.\""
+    )]
     #[case::graded_outcomes(
         "[[expect.result]]\nstatus = 200\n",
         "[[outcome]]\nname = \"kept\"\ngrade = { rfc9110 = \"pass\", fetch = \"fail\" }\n"
@@ -709,7 +781,36 @@ status = 200
     )]
     #[case::reply_status(
         "status = 307", "status = 42",
-        (12, 20), Some("origin[0].reply.status"), "status 42 is not a three-digit status code", "between 100 and 999"
+        (12, 20), Some("origin[0].reply.status"), "status 42 is not a three-digit status code", "between 200 and 999"
+    )]
+    #[case::informational_reply_status(
+        "status = 307", "status = 103",
+        (12, 20), Some("origin[0].reply.status"), "status 103 is informational, not a final reply", "one final status"
+    )]
+    #[case::on_unservable(
+        "on = \"http://origin.test/now\"", "on = \"http:/+origin.test/now\"",
+        (15, 6), Some("origin[1].on"), "`on` cannot be served: not an absolute URL", "`http://host[:port]/path[?query]`"
+    )]
+    #[case::reply_header_value_control(
+        "\"/now\"]]", "\"/n\\r\\now\"]]",
+        (12, 49), Some("origin[0].reply.headers[0][1]"), "header value `/n\\r\\now` contains CR, LF or NUL", "RFC 9110 §5.5"
+    )]
+    #[case::reply_header_value_base64_nul(
+        "\"/now\"]]", "{ base64 = \"L24Abm93\" }]]",
+        (12, 60), Some("origin[0].reply.headers[0][1].base64"), "header value `/n\\x00now` contains CR, LF or NUL",
+        "RFC 9110 §5.5"
+    )]
+    #[case::reply_header_value_bad_base64(
+        "\"/now\"]]", "{ base64 = \"!\" }]]",
+        (12, 60), Some("origin[0].reply.headers[0][1].base64"), "invalid base64", "standard alphabet"
+    )]
+    #[case::kind_with_method(
+        "index = 2\nmethod = \"POST\"", "index = 2\nkind = \"tls-failed\"\nmethod = \"POST\"",
+        (21, 10), Some("expect.hop[0].method"), "a `tls-failed` hop has no `method`", "`scheme`, `host` and `port`"
+    )]
+    #[case::unknown_kind(
+        "index = 2\n", "index = 2\nkind = \"tls\"\n",
+        (20, 8), Some("expect.hop[0].kind"), "unknown value `tls`", "tls-failed"
     )]
     #[case::relative_step_url(
         "url = \"http://origin.test/start\"", "url = \"/start\"",

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use hopcheck::case;
+use hopcheck::case::{self, HopKind};
 use hopcheck::runner::{RunConfig, Runner};
 use hopcheck::verdict::describe_bytes;
 
@@ -67,14 +67,21 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
         args.target.profile.as_str()
     );
     for hop in &result.hops {
-        println!(
-            "  hop {} [{:?}, connection {}{}] {} {} -> {}{}",
-            hop.index,
+        let context = format!(
+            "[{:?}, connection {}{}]",
             hop.arrival,
             hop.connection,
             hop.sni.as_deref().map(|s| format!(", SNI {s}")).unwrap_or_default(),
-            hop.method,
-            hop.url(),
+        );
+        if hop.kind != HopKind::Request {
+            // An attempt that never became a request: its summary says what it was.
+            println!("  hop {} {context} {}", hop.index, hop.summary());
+            continue;
+        }
+        println!(
+            "  hop {} {context} {} -> {}{}",
+            hop.index,
+            hop.summary(),
             hop.status,
             if hop.unscripted { " (unscripted)" } else { "" }
         );

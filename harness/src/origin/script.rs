@@ -4,10 +4,10 @@
 use std::io;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, StatusCode};
 
 use super::normalise_host;
-use crate::case::{Body, OriginRule};
+use crate::case::{Body, FieldValue, OriginRule, RuleTarget};
 
 /// The logical request a rule is matched against.
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +39,9 @@ impl Logical<'_> {
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub status: StatusCode,
-    /// In the script's order; hyper groups repeated names at the first one's place.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// In the script's order, values as raw bytes (any byte but CR, LF and
+    /// NUL); hyper groups repeated names at the first one's place.
+    pub headers: Vec<(HeaderName, Bytes)>,
     pub body: Bytes,
     /// No rule matched.
     pub unscripted: bool,
@@ -62,9 +63,34 @@ struct Rule {
     prefix: bool,
     method: Option<String>,
     status: StatusCode,
-    /// Names and value templates (`{hop}`, `{next}`).
-    headers: Vec<(HeaderName, String)>,
+    /// Names and values, text ones being templates (`{hop}`, `{next}`).
+    headers: Vec<(HeaderName, FieldTemplate)>,
     body: ReplyBody,
+}
+
+#[derive(Debug)]
+enum FieldTemplate {
+    /// Text: `{hop}` and `{next}` are filled in.
+    Text(String),
+    /// Bytes sent as they are.
+    Bytes(Vec<u8>),
+}
+
+impl FieldTemplate {
+    /// The bytes before any filling in.
+    fn unfilled(&self) -> &[u8] {
+        match self {
+            FieldTemplate::Text(text) => text.as_bytes(),
+            FieldTemplate::Bytes(bytes) => bytes,
+        }
+    }
+
+    fn fill(&self, hop: usize) -> Bytes {
+        match self {
+            FieldTemplate::Text(text) => Bytes::from(fill(text, hop)),
+            FieldTemplate::Bytes(bytes) => Bytes::copy_from_slice(bytes),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -93,15 +119,36 @@ impl Script {
         Ok(Script { rules })
     }
 
-    /// The answer for `request`, which is hop number `hop`.
+    /// The hosts the rules answer, normalised, in script order.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> + '_ {
+        self.rules.iter().map(|rule| rule.host.as_str())
+    }
+
+    /// Some reply value holds a byte hyper's `HeaderValue` refuses (a control
+    /// character other than tab), so heads must be written raw.
+    pub fn needs_raw_heads(&self) -> bool {
+        self.rules.iter().any(|rule| {
+            rule.headers
+                .iter()
+                .any(|(_, value)| value.unfilled().iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f))
+        })
+    }
+
+    /// The answer for `request`, which is hop number `hop`. Hosts are
+    /// compared normalised: the request's is as the client spelt it.
     pub fn answer(&self, request: &Logical<'_>, hop: usize) -> Answer {
-        match self.rules.iter().find(|rule| rule.matches(request)) {
+        let host = normalise_host(request.host);
+        let normalised = Logical {
+            host: &host,
+            ..*request
+        };
+        match self.rules.iter().find(|rule| rule.matches(&normalised)) {
             Some(rule) => rule.answer(hop),
             None => Answer {
                 status: StatusCode::NOT_FOUND,
                 headers: vec![(
                     http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                    Bytes::from_static(b"text/plain; charset=utf-8"),
                 )],
                 body: Bytes::from(format!(
                     "hopcheck origin: no rule answers {} {}\n",
@@ -116,7 +163,14 @@ impl Script {
 
 impl Rule {
     fn parse(rule: &OriginRule) -> Result<Rule, String> {
-        let (scheme, host, port, path, prefix) = parse_on(&rule.on)?;
+        let RuleTarget {
+            scheme,
+            host,
+            port,
+            path,
+            prefix,
+        } = rule.target()?;
+        let host = normalise_host(&host);
         let status = StatusCode::from_u16(rule.reply.status)
             .ok()
             .filter(|status| !status.is_informational())
@@ -128,12 +182,20 @@ impl Rule {
             .map(|(name, value)| {
                 let name = HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| format!("`{name}` is not a header field name"))?;
-                // Filling in `{hop}` and `{next}` adds only digits, so a valid
-                // template gives a valid value.
-                HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
-                    format!("the value of `{name}` cannot be sent (CR, LF, NUL and other controls but tab cannot)")
-                })?;
-                Ok((name, value.clone()))
+                let value = match value {
+                    FieldValue::Text(text) => FieldTemplate::Text(text.clone()),
+                    FieldValue::Base64 { .. } => {
+                        FieldTemplate::Bytes(value.bytes().map_err(|err| format!("the value of `{name}`: {err}"))?)
+                    }
+                };
+                // Filling in `{hop}` and `{next}` adds only digits, so a
+                // template without these bytes never gains one.
+                if value.unfilled().iter().any(|b| b"\r\n\0".contains(b)) {
+                    return Err(format!(
+                        "the value of `{name}` holds CR, LF or NUL, which no field value can"
+                    ));
+                }
+                Ok((name, value))
             })
             .collect::<Result<Vec<_>, String>>()?;
         let body = match &rule.reply.body {
@@ -170,13 +232,7 @@ impl Rule {
         let headers = self
             .headers
             .iter()
-            .filter_map(|(name, template)| {
-                let value = fill(template, hop);
-                // Cannot fail: the template was checked and filling adds digits.
-                HeaderValue::from_bytes(value.as_bytes())
-                    .ok()
-                    .map(|value| (name.clone(), value))
-            })
+            .map(|(name, value)| (name.clone(), value.fill(hop)))
             .collect();
         let body = match &self.body {
             ReplyBody::Template(text) => Bytes::from(fill(text, hop)),
@@ -209,70 +265,12 @@ pub(crate) fn default_port(scheme: &str) -> u16 {
     }
 }
 
-/// Split a rule's `on` URL into scheme, normalised host, port, path+query and
-/// whether it is a prefix (trailing `*`).
-fn parse_on(on: &str) -> Result<(String, String, u16, String, bool), String> {
-    let (scheme, rest) = on.split_once("://").ok_or("not an absolute URL (`http://host/path`)")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return Err(format!("scheme `{scheme}` is neither http nor https"));
-    }
-    if rest.contains('#') {
-        return Err("a rule URL has no fragment: clients never send one".to_owned());
-    }
-    let (rest, prefix) = match rest.strip_suffix('*') {
-        Some(rest) => (rest, true),
-        None => (rest, false),
-    };
-    let split = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(split);
-    let path = match path.chars().next() {
-        None => "/".to_owned(),
-        Some('?') => format!("/{path}"),
-        Some(_) => path.to_owned(),
-    };
-    if authority.contains('@') {
-        return Err("a rule URL has no user information".to_owned());
-    }
-    let (host, port) = split_authority(authority).ok_or_else(|| format!("cannot read host and port `{authority}`"))?;
-    let host = normalise_host(host);
-    if host.is_empty() {
-        return Err("the URL has no host".to_owned());
-    }
-    let port = port.unwrap_or_else(|| default_port(&scheme));
-    Ok((scheme, host, port, path, prefix))
-}
-
-/// Split `host[:port]` or `[v6][:port]`; `None` when the port is not a number.
-/// An empty port (`host:`) counts as absent, as in RFC 3986.
-pub(crate) fn split_authority(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let (host, after) = authority.split_at(end + 1);
-        match after.strip_prefix(':') {
-            Some(port) => (host, Some(port)),
-            None if after.is_empty() => (host, None),
-            None => return None,
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        None | Some("") => None,
-        Some(port) => Some(port.parse::<u16>().ok()?),
-    };
-    Some((host, port))
-}
-
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
 
     use super::*;
-    use crate::case::Reply;
+    use crate::case::{split_authority, Reply};
 
     fn rule(on: &str, method: Option<&str>, status: u16) -> OriginRule {
         OriginRule {
@@ -392,7 +390,38 @@ mod tests {
         let answer = Script::new(&[on])
             .expect("valid")
             .answer(&request("http", "h.test", 80, "/", "GET"), 1);
-        assert_eq!(answer.headers[0].1.as_bytes(), odd.as_bytes());
+        assert_eq!(&answer.headers[0].1[..], odd.as_bytes());
+    }
+
+    #[test]
+    fn control_bytes_and_base64_values_are_kept_and_ask_for_raw_heads() {
+        let mut on = rule("http://h.test/", None, 302);
+        on.reply.headers = vec![
+            ("Location".into(), "/a\u{1}b\u{7f}{hop}".into()),
+            (
+                "X-Latin-1".into(),
+                FieldValue::Base64 {
+                    base64: "L2PpCQ==".into(),
+                },
+            ),
+        ];
+        let script = Script::new(&[on]).expect("valid");
+        assert!(script.needs_raw_heads());
+        let answer = script.answer(&request("http", "h.test", 80, "/", "GET"), 4);
+        assert_eq!(&answer.headers[0].1[..], b"/a\x01b\x7f4");
+        assert_eq!(&answer.headers[1].1[..], b"/c\xe9\t");
+        let plain = Script::new(&[rule("http://h.test/", None, 200)]).expect("valid");
+        assert!(!plain.needs_raw_heads());
+    }
+
+    #[test]
+    fn hosts_route_through_the_one_normalisation() {
+        let script = Script::new(&[rule("http://h.test/", None, 204)]).expect("valid");
+        for spelt in ["h.test", "H.Test", "h.test."] {
+            let answer = script.answer(&request("http", spelt, 80, "/", "GET"), 1);
+            assert_eq!(answer.status, 204, "{spelt}");
+        }
+        assert_eq!(script.hosts().collect::<Vec<_>>(), ["h.test"]);
     }
 
     #[rstest]
@@ -413,6 +442,7 @@ mod tests {
     #[case::crlf("a\r\nInjected: 1")]
     #[case::lf("a\nb")]
     #[case::nul("a\0b")]
+    #[case::cr("a\rb")]
     fn unsendable_header_values_are_rejected(#[case] value: &str) {
         let mut on = rule("http://h.test/", None, 302);
         on.reply.headers = vec![("Location".into(), value.into())];

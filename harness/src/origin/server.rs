@@ -1,32 +1,38 @@
 //! The per-case listener: sniffing, TLS, proxying, recording.
-//! One socket on 127.0.0.1 serves every virtual host of a case and records each request as a hop.
+//! One socket on 127.0.0.1 serves every virtual host of a case and records
+//! each attempt as a hop: requests, silent connections, failed handshakes and
+//! unparsable requests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, Method, Request, Response, StatusCode};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::script::{default_port, split_authority, Logical, Script};
-use super::{normalise_host, Arrival, Hop, TestCa};
-use crate::case::{CertKind, HostConfig, OriginRule};
+use super::io::{
+    first_line, lock, placeholder, BoxIo, HeadBytes, HeadTap, Pending, Prefixed, RawHeads, Unrecorded, Watched,
+};
+use super::script::{default_port, Logical, Script};
+use super::{normalise_host, unbracket, Arrival, Hop, HopKind, TestCa};
+use crate::case::{split_authority, CertKind, HostConfig, OriginRule};
 
 /// Guards an origin holds itself to.
 #[derive(Debug, Clone, Copy)]
@@ -55,12 +61,16 @@ pub struct Origin {
     accept: JoinHandle<()>,
 }
 
+/// How long [`Origin::settled_hops`] waits for attempts still under way (a
+/// client that leaves a handshake or a request head half sent).
+const SETTLE_LIMIT: Duration = Duration::from_secs(1);
+
 impl Origin {
     /// Bind `127.0.0.1:0` and serve the script until dropped.
     ///
     /// A script that cannot be served (a rule URL that is not absolute http or
-    /// https, a header value with CR or LF, bad base64, a 1xx status) is an
-    /// `InvalidInput` error naming the rule.
+    /// https, a header value with CR, LF or NUL, bad base64, a 1xx status) is
+    /// an `InvalidInput` error naming the rule.
     pub async fn start(
         rules: Vec<OriginRule>,
         hosts: Vec<HostConfig>,
@@ -68,18 +78,27 @@ impl Origin {
         limits: Limits,
     ) -> io::Result<Origin> {
         let script = Script::new(&rules)?;
-        let certs = hosts
+        let certs: HashMap<String, CertKind> = hosts
             .into_iter()
             .map(|host| (normalise_host(&host.name), host.cert))
             .collect();
+        let no_sni_subjects = no_sni_subjects(&script, &certs);
+        // Random per origin, so that no byte a script writes can look like a placeholder.
+        let marker = script.needs_raw_heads().then(|| {
+            let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+            Arc::from(format!("hopcheck-raw-{random:016x}-").into_bytes())
+        });
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             script,
             certs,
+            no_sni_subjects,
+            marker,
             ca,
             limits,
             record: Mutex::new(Record::default()),
+            unrecorded: Arc::new(Unrecorded::new()),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(Origin { addr, shared, accept })
@@ -105,6 +124,14 @@ impl Origin {
             hops.push(silent_hop(hops.len() + 1, *connection, tunnel.as_ref()));
         }
         hops
+    }
+
+    /// Every hop, once the attempts under way when the client finished are on
+    /// record: a client reports a refused handshake, or the 400 to a request
+    /// hyper could not parse, before the origin has recorded it.
+    pub async fn settled_hops(&self) -> Vec<Hop> {
+        let _ = tokio::time::timeout(SETTLE_LIMIT, self.shared.unrecorded.settled()).await;
+        self.hops()
     }
 
     /// The client asked for more hops than [`Limits::max_hops`].
@@ -133,9 +160,14 @@ struct Shared {
     script: Script,
     /// Certificate kind per normalised host name; absent means valid.
     certs: HashMap<String, CertKind>,
+    /// Subjects of the leaf for a direct TLS connection without SNI.
+    no_sni_subjects: String,
+    /// Placeholder marker for reply values hyper cannot carry, when the script has any.
+    marker: Option<Arc<[u8]>>,
     ca: Arc<TestCa>,
     limits: Limits,
     record: Mutex<Record>,
+    unrecorded: Arc<Unrecorded>,
 }
 
 #[derive(Default)]
@@ -145,7 +177,7 @@ struct Record {
     hops: Vec<Hop>,
     cap_reached: bool,
     /// Connections that have sent nothing for [`SILENT_AFTER`], by id.
-    silent: std::collections::BTreeMap<u64, Option<Tunnel>>,
+    silent: BTreeMap<u64, Option<Tunnel>>,
 }
 
 impl Shared {
@@ -164,6 +196,44 @@ impl Shared {
         record.numbered += 1;
         Some(record.numbered)
     }
+
+    /// Record an attempt that never became a request (a failed handshake,
+    /// an unparsable head), numbered now; nothing once the cap is reached.
+    fn record_attempt(&self, conn: &Conn, kind: HopKind, reason: String, raw: Option<String>) {
+        let Some(index) = self.number_hop() else {
+            return;
+        };
+        let (host, port) = match (&conn.tunnel, &conn.sni) {
+            (Some(tunnel), _) => (tunnel.host.clone(), tunnel.port),
+            (None, Some(sni)) => (sni.clone(), default_port(conn.scheme())),
+            (None, None) => (String::new(), default_port(conn.scheme())),
+        };
+        let mut hop = Hop::attempt(index, kind, conn.id);
+        hop.scheme = conn.scheme().to_owned();
+        hop.host = host;
+        hop.port = port;
+        hop.arrival = conn.arrival();
+        hop.sni = conn.sni.clone();
+        hop.reason = Some(reason);
+        hop.raw = raw;
+        self.record().hops.push(hop);
+    }
+}
+
+/// The subjects of the leaf a client gets when it sends no SNI straight to
+/// the listener: both loopback addresses (clients send no SNI for IP
+/// literals) and every host the script answers whose certificate is valid,
+/// so a client that never sends SNI still reaches the host it asked for.
+fn no_sni_subjects(script: &Script, certs: &HashMap<String, CertKind>) -> String {
+    let mut subjects = vec!["127.0.0.1".to_owned(), "::1".to_owned()];
+    for host in script.hosts() {
+        let valid = certs.get(host).copied().unwrap_or_default() == CertKind::Valid;
+        // A leaf names only what it can encode: ASCII names.
+        if valid && host.is_ascii() && !host.contains(',') && !subjects.iter().any(|s| s == host) {
+            subjects.push(host.to_owned());
+        }
+    }
+    subjects.join(",")
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -176,7 +246,15 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     // Small answers must not wait for Nagle.
                     let _ = stream.set_nodelay(true);
                     next_id += 1;
-                    connections.spawn(serve(shared.clone(), Box::new(stream), Conn::new(next_id)));
+                    let pending = Pending::new(shared.unrecorded.clone());
+                    let io = Box::new(Watched { inner: stream, pending: pending.clone() });
+                    let conn = Conn::new(next_id, pending.clone());
+                    let shared = shared.clone();
+                    connections.spawn(async move {
+                        serve(shared, io, conn).await;
+                        // Whatever this connection sent is on record now.
+                        pending.recorded();
+                    });
                 }
                 // Transient (aborted handshake, descriptors exhausted): keep accepting.
                 Err(_) => tokio::task::yield_now().await,
@@ -186,11 +264,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Byte streams a connection can be served over (TCP, TLS, a CONNECT tunnel).
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-type BoxIo = Box<dyn Io>;
-
 /// What a connection knows about itself.
 #[derive(Debug, Clone)]
 struct Conn {
@@ -198,28 +271,58 @@ struct Conn {
     /// The `CONNECT` target when serving inside a tunnel.
     tunnel: Option<Tunnel>,
     tls: bool,
+    /// The server name the client sent, as sent.
     sni: Option<String>,
+    pending: Arc<Pending>,
 }
 
 #[derive(Debug, Clone)]
 struct Tunnel {
+    /// As the client wrote it in `CONNECT` (IPv6 without brackets).
     host: String,
     port: u16,
 }
 
 impl Conn {
-    fn new(id: u64) -> Conn {
+    fn new(id: u64, pending: Arc<Pending>) -> Conn {
         Conn {
             id,
             tunnel: None,
             tls: false,
             sni: None,
+            pending,
+        }
+    }
+
+    /// What was sniffed: `https` once TLS was seen, else `http`.
+    fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    fn arrival(&self) -> Arrival {
+        if self.tunnel.is_some() {
+            Arrival::Connect
+        } else {
+            Arrival::Direct
         }
     }
 }
 
 /// A `CONNECT` accepted on a connection, waiting for hyper to hand the stream over.
 type PendingTunnel = Arc<Mutex<Option<(OnUpgrade, Tunnel)>>>;
+
+/// What one HTTP/1.1 connection shares with its service.
+struct Served {
+    conn: Conn,
+    /// The raw head of the request being read.
+    head: HeadBytes,
+    /// Requests (CONNECT included) hyper handed to the service.
+    requests: AtomicUsize,
+}
 
 /// Sniff, maybe TLS, serve HTTP/1.1; after a `CONNECT`, do it all again inside
 /// the tunnel. Boxed because it recurses.
@@ -230,26 +333,61 @@ fn serve(shared: Arc<Shared>, io: BoxIo, conn: Conn) -> Pin<Box<dyn Future<Outpu
         };
         let (io, conn) = if first == 0x16 {
             match accept_tls(&shared, io, conn).await {
-                Some(accepted) => accepted,
-                // The client gave up on the handshake (e.g. it rejected the certificate).
-                None => return,
+                Ok(accepted) => accepted,
+                Err((conn, reason)) => {
+                    shared.record_attempt(&conn, HopKind::TlsFailed, reason, None);
+                    return;
+                }
             }
         } else {
             (io, conn)
         };
-        let conn = Arc::new(conn);
+        let head = HeadBytes::default();
+        let io: BoxIo = Box::new(HeadTap {
+            inner: io,
+            head: head.clone(),
+        });
+        let io: BoxIo = match &shared.marker {
+            Some(marker) => Box::new(RawHeads::new(io, marker.clone())),
+            None => io,
+        };
+        let served = Arc::new(Served {
+            conn,
+            head,
+            requests: AtomicUsize::new(0),
+        });
         let pending: PendingTunnel = Arc::default();
         let service = service_fn({
-            let (shared, conn, pending) = (shared.clone(), conn.clone(), pending.clone());
-            move |req| handle(shared.clone(), conn.clone(), pending.clone(), req)
+            let (shared, served, pending) = (shared.clone(), served.clone(), pending.clone());
+            move |req| handle(shared.clone(), served.clone(), pending.clone(), req)
         });
-        let served = http1::Builder::new()
+        let outcome = http1::Builder::new()
             .title_case_headers(true)
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades()
             .await;
-        if served.is_err() {
-            return;
+        let conn = &served.conn;
+        let head = std::mem::take(&mut *lock(&served.head));
+        match outcome {
+            Err(err) if err.is_parse() || (err.is_incomplete_message() && !head.is_empty()) => {
+                // hyper answered 400 (or the client stopped mid-head): the
+                // bytes were an attempt all the same.
+                let reason = if err.is_incomplete_message() {
+                    "the connection closed before the request head was complete".to_owned()
+                } else {
+                    format!("hyper could not parse the request: {err}")
+                };
+                shared.record_attempt(conn, HopKind::Unparsable, reason, Some(first_line(&head)));
+                return;
+            }
+            _ if conn.tls && served.requests.load(Ordering::Acquire) == 0 && head.is_empty() => {
+                let reason =
+                    "the handshake completed, then the client closed the connection without a request".to_owned();
+                shared.record_attempt(conn, HopKind::TlsFailed, reason, None);
+                return;
+            }
+            Err(_) => return,
+            Ok(()) => {}
         }
         let tunnel = pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         let Some((upgrade, tunnel)) = tunnel else {
@@ -259,10 +397,10 @@ fn serve(shared: Arc<Shared>, io: BoxIo, conn: Conn) -> Pin<Box<dyn Future<Outpu
             return;
         };
         let inner = Conn {
-            id: conn.id,
             tunnel: Some(tunnel),
             tls: false,
             sni: None,
+            ..conn.clone()
         };
         serve(shared, Box::new(TokioIo::new(upgraded)), inner).await;
     })
@@ -306,67 +444,61 @@ async fn sniff(shared: &Shared, mut io: BoxIo, conn: &Conn) -> io::Result<(u8, B
     ))
 }
 
-/// A connection on which the client sent nothing, as a hop of scheme
-/// [`super::SILENT_SCHEME`], so that a case sees the client went there.
+/// A connection on which the client sent nothing, as a hop of kind
+/// [`HopKind::Silent`], so that a case sees the client went there.
 fn silent_hop(index: usize, connection: u64, tunnel: Option<&Tunnel>) -> Hop {
-    let (host, port) = tunnel.map(|t| (t.host.clone(), t.port)).unwrap_or_default();
-    Hop {
-        index,
-        scheme: super::SILENT_SCHEME.to_owned(),
-        host,
-        port,
-        arrival: if tunnel.is_some() {
-            Arrival::Connect
-        } else {
-            Arrival::Direct
-        },
-        method: String::new(),
-        target: String::new(),
-        path_and_query: String::new(),
-        headers: Vec::new(),
-        body: Vec::new(),
-        body_truncated: false,
-        sni: None,
-        connection,
-        status: 0,
-        unscripted: true,
+    let mut hop = Hop::attempt(index, HopKind::Silent, connection);
+    if let Some(tunnel) = tunnel {
+        hop.host = tunnel.host.clone();
+        hop.port = tunnel.port;
+        hop.arrival = Arrival::Connect;
     }
+    hop
 }
 
-/// Subjects of the leaf for a direct TLS connection without SNI: clients send
-/// no SNI for IP literals, and the listener serves both loopback addresses.
-const LOOPBACK_SUBJECTS: &str = "127.0.0.1,::1";
-
-/// Choose the certificate from SNI (else the tunnel's host, else both loopback addresses)
-/// and the case's host settings, and complete the handshake.
-async fn accept_tls(shared: &Shared, io: BoxIo, conn: Conn) -> Option<(BoxIo, Conn)> {
-    let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io)
-        .await
-        .ok()?;
-    let sni = start.client_hello().server_name().map(normalise_host);
+/// Choose the certificate from SNI (else the tunnel's host, else every host
+/// the case serves) and the case's host settings, and complete the handshake.
+/// `Err` carries why the handshake failed, with the SNI when it was read.
+async fn accept_tls(shared: &Shared, io: BoxIo, conn: Conn) -> Result<(BoxIo, Conn), (Conn, String)> {
+    let start = match LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await {
+        Ok(start) => start,
+        Err(err) => return Err((Conn { tls: true, ..conn }, format!("no usable ClientHello: {err}"))),
+    };
+    let sni = start.client_hello().server_name().map(str::to_owned);
     let name = match (&sni, &conn.tunnel) {
-        (Some(sni), _) => sni.clone(),
-        (None, Some(tunnel)) => tunnel.host.clone(),
-        (None, None) => LOOPBACK_SUBJECTS.to_owned(),
+        (Some(sni), _) => normalise_host(sni),
+        (None, Some(tunnel)) => normalise_host(&tunnel.host),
+        (None, None) => shared.no_sni_subjects.clone(),
     };
     let kind = shared.certs.get(&name).copied().unwrap_or_default();
     let config = shared.ca.server_config(&name, kind);
-    let stream = start.into_stream(config).await.ok()?;
-    Some((Box::new(stream), Conn { tls: true, sni, ..conn }))
+    let conn = Conn { tls: true, sni, ..conn };
+    match start.into_stream(config).await {
+        Ok(stream) => Ok((Box::new(stream), conn)),
+        Err(err) => Err((conn, format!("the handshake failed: {err}"))),
+    }
 }
 
 type Reply = Response<Full<Bytes>>;
 
 async fn handle(
     shared: Arc<Shared>,
-    conn: Arc<Conn>,
+    served: Arc<Served>,
     pending: PendingTunnel,
     mut req: Request<Incoming>,
 ) -> Result<Reply, Infallible> {
+    served.requests.fetch_add(1, Ordering::AcqRel);
+    let conn = &served.conn;
     if req.method() == Method::CONNECT {
-        return Ok(open_tunnel(&pending, &mut req));
+        lock(&served.head).clear();
+        let reply = open_tunnel(&pending, &mut req);
+        // A CONNECT is no hop; what comes through the tunnel will be.
+        conn.pending.recorded();
+        return Ok(reply);
     }
     let Some(index) = shared.number_hop() else {
+        lock(&served.head).clear();
+        conn.pending.recorded();
         return Ok(text(
             StatusCode::LOOP_DETECTED,
             format!(
@@ -375,7 +507,7 @@ async fn handle(
             ),
         ));
     };
-    let (arrival, scheme, host, port) = identify(&conn, &req);
+    let (arrival, scheme, host, port) = identify(conn, &req);
     let method = req.method().as_str().to_owned();
     let target = req.uri().to_string();
     let path_and_query = match req.uri().path_and_query().map(|pq| pq.as_str()) {
@@ -395,6 +527,8 @@ async fn handle(
         })
         .collect();
     let (body, body_truncated) = read_capped(req.into_body(), shared.limits.body_cap).await;
+    // The request is read whole: the next bytes are the next request's head.
+    lock(&served.head).clear();
     let answer = shared.script.answer(
         &Logical {
             scheme: &scheme,
@@ -405,26 +539,36 @@ async fn handle(
         },
         index,
     );
-    shared.record().hops.push(Hop {
-        index,
-        scheme,
-        host,
-        port,
-        arrival,
-        method,
-        target,
-        path_and_query,
-        headers,
-        body,
-        body_truncated,
-        sni: conn.sni.clone(),
-        connection: conn.id,
-        status: answer.status.as_u16(),
-        unscripted: answer.unscripted,
-    });
+    let mut hop = Hop::attempt(index, HopKind::Request, conn.id);
+    hop.scheme = scheme;
+    hop.host = host;
+    hop.port = port;
+    hop.arrival = arrival;
+    hop.method = method;
+    hop.target = target;
+    hop.path_and_query = path_and_query;
+    hop.headers = headers;
+    hop.body = body;
+    hop.body_truncated = body_truncated;
+    hop.sni = conn.sni.clone();
+    hop.status = answer.status.as_u16();
+    hop.unscripted = answer.unscripted;
+    shared.record().hops.push(hop);
+    conn.pending.recorded();
     let mut reply = Response::new(Full::new(answer.body));
     *reply.status_mut() = answer.status;
     for (name, value) in answer.headers {
+        let value = match (HeaderValue::from_maybe_shared(value.clone()), &shared.marker) {
+            (Ok(value), _) => value,
+            // hyper refuses control characters: a placeholder stands in, and
+            // RawHeads writes the bytes themselves.
+            (Err(_), Some(marker)) => match HeaderValue::from_bytes(&placeholder(marker, &value)) {
+                Ok(value) => value,
+                Err(_) => continue,
+            },
+            // Script::needs_raw_heads said no value needs one.
+            (Err(_), None) => continue,
+        };
         reply.headers_mut().append(name, value);
     }
     Ok(reply)
@@ -437,7 +581,7 @@ fn open_tunnel(pending: &PendingTunnel, req: &mut Request<Incoming>) -> Reply {
         .authority()
         .and_then(|authority| split_authority(authority.as_str()))
         .map(|(host, port)| Tunnel {
-            host: normalise_host(host),
+            host: unbracket(host).to_owned(),
             port: port.unwrap_or(443),
         });
     let Some(tunnel) = target else {
@@ -451,9 +595,9 @@ fn open_tunnel(pending: &PendingTunnel, req: &mut Request<Incoming>) -> Reply {
     Response::new(Full::new(Bytes::new()))
 }
 
-/// The logical arrival, scheme, host and port of a request.
+/// The logical arrival, scheme, host (as the client spelt it) and port of a request.
 fn identify(conn: &Conn, req: &Request<Incoming>) -> (Arrival, String, String, u16) {
-    let sniffed = if conn.tls { "https" } else { "http" };
+    let sniffed = conn.scheme();
     if let Some(tunnel) = &conn.tunnel {
         return (Arrival::Connect, sniffed.to_owned(), tunnel.host.clone(), tunnel.port);
     }
@@ -461,7 +605,7 @@ fn identify(conn: &Conn, req: &Request<Incoming>) -> (Arrival, String, String, u
     if let Some(scheme) = uri.scheme_str() {
         // A forward-proxy request names the URL it wants; that is the logical one.
         let scheme = scheme.to_ascii_lowercase();
-        let host = uri.host().map(normalise_host).unwrap_or_default();
+        let host = uri.host().map(unbracket).unwrap_or_default().to_owned();
         let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
         return (Arrival::Absolute, scheme, host, port);
     }
@@ -471,7 +615,7 @@ fn identify(conn: &Conn, req: &Request<Incoming>) -> (Arrival, String, String, u
         .and_then(|value| value.to_str().ok())
         .and_then(split_authority);
     let (host, port) = match (from_host, &conn.sni) {
-        (Some((host, port)), _) => (normalise_host(host), port),
+        (Some((host, port)), _) => (unbracket(host).to_owned(), port),
         (None, Some(sni)) => (sni.clone(), None),
         // No Host and no SNI: the hop shows an empty host, which no rule matches.
         (None, None) => (String::new(), None),
@@ -506,59 +650,17 @@ fn text(status: StatusCode, body: String) -> Reply {
     *reply.status_mut() = status;
     reply.headers_mut().insert(
         header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     reply
-}
-
-/// A stream that yields one already-read byte before the rest.
-struct Prefixed {
-    first: Option<u8>,
-    inner: BoxIo,
-}
-
-impl AsyncRead for Prefixed {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if buf.remaining() > 0 {
-            if let Some(byte) = self.first.take() {
-                buf.put_slice(&[byte]);
-                return Poll::Ready(Ok(()));
-            }
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Prefixed {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
     use tokio::net::TcpStream;
+
+    use tokio::io::AsyncWriteExt;
 
     use super::*;
     use crate::case::{Body, Reply as ReplySpec};
@@ -570,10 +672,7 @@ mod tests {
             method: None,
             reply: ReplySpec {
                 status,
-                headers: headers
-                    .iter()
-                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                    .collect(),
+                headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).into())).collect(),
                 body: (!body.is_empty()).then(|| Body::Text(body.to_owned())),
             },
         }
@@ -622,16 +721,26 @@ mod tests {
     #[rstest]
     #[case::plain("origin.test", "origin.test", 80)]
     #[case::port("origin.test:81", "origin.test", 81)]
-    #[case::spelling("Origin.TEST.", "origin.test", 80)]
+    #[case::spelling("Origin.TEST.", "Origin.TEST.", 80)]
     #[case::ipv4("127.0.0.1:9", "127.0.0.1", 9)]
     #[case::ipv6("[::1]:8080", "::1", 8080)]
     #[case::ipv6_default_port("[::1]", "::1", 80)]
     #[tokio::test]
-    async fn host_fields_are_normalised(#[case] host: &str, #[case] name: &str, #[case] port: u16) {
+    async fn host_fields_are_recorded_as_sent(#[case] host: &str, #[case] name: &str, #[case] port: u16) {
         let origin = origin(vec![]).await;
         Client::tcp(origin.addr()).await.send(get("/", host)).await;
         let hop = only_hop(&origin);
         assert_eq!((hop.host.as_str(), hop.port), (name, port));
+    }
+
+    #[tokio::test]
+    async fn a_trailing_dot_is_recorded_as_sent_and_routed_like_the_name() {
+        let origin = origin(vec![rule("http://h.test/", 200, &[], "h")]).await;
+        let seen = Client::tcp(origin.addr()).await.send(get("/", "h.test.")).await;
+        assert_eq!((seen.status, &seen.body[..]), (200, &b"h"[..]));
+        let hop = only_hop(&origin);
+        assert_eq!(hop.host, "h.test.");
+        assert_eq!(hop.url(), "http://h.test./");
     }
 
     #[tokio::test]
@@ -645,7 +754,11 @@ mod tests {
         assert_eq!(seen.values("location"), [b"/z"]);
         let hop = only_hop(&origin);
         assert_eq!(hop.arrival, Arrival::Absolute);
-        assert_eq!(hop.url(), "http://origin.test/x?y");
+        assert_eq!(
+            hop.url(),
+            "http://Origin.Test./x?y",
+            "routed normalised, recorded as sent"
+        );
         assert_eq!(hop.target, "http://Origin.Test./x?y");
         assert_eq!(hop.path_and_query, "/x?y");
     }
@@ -765,6 +878,145 @@ mod tests {
         assert_eq!(rejection(&tls(stream, "other.test").await), None);
     }
 
+    /// Hops once every attempt under way is on record.
+    async fn settled_only_hop(origin: &Origin) -> Hop {
+        let hops = origin.settled_hops().await;
+        assert_eq!(hops.len(), 1, "{hops:#?}");
+        hops.into_iter().next().expect("one hop")
+    }
+
+    #[tokio::test]
+    async fn a_refused_handshake_is_a_hop_with_its_sni_and_reason() {
+        let hosts = vec![HostConfig {
+            name: "bad.test".to_owned(),
+            cert: CertKind::Untrusted,
+        }];
+        let origin = Origin::start(
+            vec![rule("https://bad.test/", 200, &[], "")],
+            hosts,
+            ca(),
+            Limits::default(),
+        )
+        .await
+        .expect("origin starts");
+        let stream = tunnel(origin.addr(), "Bad.Test:443").await;
+        assert!(tls(stream, "bad.test").await.is_err(), "the client refuses the leaf");
+        let hop = settled_only_hop(&origin).await;
+        assert_eq!(hop.kind, HopKind::TlsFailed);
+        assert_eq!(hop.sni.as_deref(), Some("bad.test"));
+        assert_eq!(
+            (hop.scheme.as_str(), hop.host.as_str(), hop.port),
+            ("https", "Bad.Test", 443)
+        );
+        assert_eq!(hop.arrival, Arrival::Connect);
+        let reason = hop.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains("alert"), "the client's alert is the reason: {reason}");
+        assert!(hop.url().contains("SNI bad.test"), "{}", hop.url());
+    }
+
+    #[tokio::test]
+    async fn a_hello_that_is_not_tls_is_a_failed_handshake() {
+        let origin = origin(vec![]).await;
+        // A handshake record holding an empty ClientHello: rustls refuses it.
+        let seen = raw(origin.addr(), b"\x16\x03\x01\x00\x04\x01\x00\x00\x00").await;
+        assert!(!seen.starts_with(b"HTTP/"), "no HTTP answer to a handshake");
+        let hop = settled_only_hop(&origin).await;
+        assert_eq!(hop.kind, HopKind::TlsFailed);
+        assert_eq!(hop.sni, None);
+        assert!(hop.reason.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_handshake_without_sni_gets_a_leaf_naming_the_case_s_hosts() {
+        let origin = origin(vec![rule("https://origin.test/", 200, &[], "named")]).await;
+        let mut config = (*ca().client_config()).clone();
+        config.enable_sni = false;
+        let stream = TcpStream::connect(origin.addr()).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("origin.test").expect("name");
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, stream)
+            .await
+            .expect("the no-SNI leaf names origin.test");
+        let seen = Client::over(stream).await.send(get("/", "origin.test")).await;
+        assert_eq!((seen.status, &seen.body[..]), (200, &b"named"[..]));
+        let hop = only_hop(&origin);
+        assert_eq!((hop.kind, hop.sni.as_deref()), (HopKind::Request, None));
+        assert_eq!(hop.url(), "https://origin.test/");
+    }
+
+    #[rstest]
+    #[case::control_byte(b"GET /a\x01b HTTP/1.1\r\nHost: h.test\r\n\r\n".as_slice(), "GET /a\\x01b HTTP/1.1")]
+    #[case::space(b"GET /a b HTTP/1.1\r\nHost: h.test\r\n\r\n".as_slice(), "GET /a b HTTP/1.1")]
+    #[case::obs_text(b"GET /caf\xe9 HTTP/1.1\r\nHost: h.test\r\n\r\n".as_slice(), "GET /caf\\xE9 HTTP/1.1")]
+    #[tokio::test]
+    async fn an_unparsable_request_is_a_hop_with_its_raw_first_line(#[case] sent: &[u8], #[case] line: &str) {
+        let origin = origin(vec![rule("http://h.test/*", 200, &[], "")]).await;
+        let seen = raw(origin.addr(), sent).await;
+        assert!(seen.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&seen));
+        let hop = settled_only_hop(&origin).await;
+        assert_eq!(hop.kind, HopKind::Unparsable);
+        assert_eq!(hop.raw.as_deref(), Some(line));
+        assert!(hop.reason.as_deref().is_some_and(|r| r.contains("parse")), "{hop:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unparsable_second_request_keeps_its_own_first_line() {
+        let origin = origin(vec![rule("http://h.test/*", 200, &[], "ok")]).await;
+        let mut stream = TcpStream::connect(origin.addr()).await.expect("connect");
+        let first = b"POST /one HTTP/1.1\r\nHost: h.test\r\nContent-Length: 3\r\n\r\nabc";
+        stream.write_all(first).await.expect("write");
+        let mut answer = [0u8; 256];
+        let n = stream.read(&mut answer).await.expect("first answer");
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+        stream.write_all(b"GET /t\x7fo HTTP/1.1\r\n\r\n").await.expect("write");
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest).await;
+        let hops = origin.settled_hops().await;
+        assert_eq!(hops.len(), 2, "{hops:#?}");
+        assert_eq!((hops[0].kind, hops[0].body.as_slice()), (HopKind::Request, &b"abc"[..]));
+        assert_eq!(hops[1].kind, HopKind::Unparsable);
+        assert_eq!(hops[1].raw.as_deref(), Some("GET /t\\x7Fo HTTP/1.1"));
+    }
+
+    #[tokio::test]
+    async fn control_bytes_and_obs_text_in_a_location_are_written_raw() {
+        let mut latin = rule("http://h.test/latin", 302, &[], "");
+        latin.reply.headers = vec![(
+            "Location".to_owned(),
+            crate::case::FieldValue::Base64 {
+                base64: "L2NhZuk=".to_owned(), // "/caf" 0xE9
+            },
+        )];
+        let origin = origin(vec![
+            rule(
+                "http://h.test/ctl",
+                302,
+                &[("Location", "/a\u{1}b\u{7f}/{next}"), ("X-Ok", "plain")],
+                "",
+            ),
+            latin,
+        ])
+        .await;
+        let seen = raw(
+            origin.addr(),
+            b"GET /ctl HTTP/1.1\r\nHost: h.test\r\n\r\nGET /latin HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        for part in [
+            b"Location: /a\x01b\x7f/2\r\nX-Ok: plain\r\n".as_slice(),
+            b"Location: /caf\xe9\r\n".as_slice(),
+        ] {
+            assert!(
+                seen.windows(part.len()).any(|w| w == part),
+                "{:?} not in {:?}",
+                part.escape_ascii().to_string(),
+                seen.escape_ascii().to_string()
+            );
+        }
+        assert!(!seen.windows(13).any(|w| w == b"hopcheck-raw-"), "no placeholder left");
+        assert_eq!(origin.hops().len(), 2);
+    }
+
     #[tokio::test]
     async fn reply_headers_go_out_in_order_title_cased_and_byte_exact() {
         let odd = "/caf\u{e9} a\\b\tc";
@@ -852,7 +1104,7 @@ mod tests {
         let read = stream.read(&mut buf).await.unwrap_or(0);
         assert_eq!(read, 0, "the origin says nothing and closes");
         let hop = only_hop(&origin);
-        assert_eq!(hop.scheme, crate::origin::SILENT_SCHEME);
+        assert_eq!(hop.kind, HopKind::Silent);
         assert!(hop.unscripted);
         assert!(hop.url().contains("sent nothing"));
     }

@@ -692,10 +692,7 @@ mod tests {
             method: None,
             reply: crate::case::Reply {
                 status,
-                headers: headers
-                    .iter()
-                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                    .collect(),
+                headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).into())).collect(),
                 body: body.map(|b| crate::case::Body::Text(b.to_owned())),
             },
         }

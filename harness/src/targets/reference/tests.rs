@@ -49,7 +49,7 @@ async fn exercise(agent: &ReferenceAgent, world: &str, steps: Vec<PlanStep>) -> 
         preload: world.preload,
     };
     let result = agent.run(&plan).await.unwrap();
-    (result, origin.hops())
+    (result, origin.settled_hops().await)
 }
 
 const POST_307: &str = r#"
@@ -179,6 +179,7 @@ reply = { status = 200, body = "plaintext" }
 
 #[tokio::test]
 async fn insecure_steps_accept_a_bad_certificate_but_never_note_it() {
+    use crate::origin::HopKind;
     let mut insecure = step("GET", "https://bad.test/");
     insecure.insecure = true;
     let steps = vec![
@@ -197,7 +198,9 @@ async fn insecure_steps_accept_a_bad_certificate_but_never_note_it() {
         run.steps[2].body, b"plaintext",
         "STS over an unverified connection was noted"
     );
-    assert_eq!(hops.len(), 2);
+    // The refused handshake of step 1 is a hop too.
+    let kinds: Vec<_> = hops.iter().map(|hop| hop.kind).collect();
+    assert_eq!(kinds, [HopKind::TlsFailed, HopKind::Request, HopKind::Request]);
 
     let (run, _) = exercise(
         &ReferenceAgent::with_mutant(Mutant::HstsNotesDespiteTlsError),
@@ -219,7 +222,9 @@ async fn a_preloaded_host_fails_hard_even_when_insecure() {
     insecure.insecure = true;
     let (run, hops) = exercise(&ReferenceAgent::new(), &world, vec![insecure.clone()]).await;
     assert!(run.steps[0].error.is_some(), "{:?}", run.steps[0]);
-    assert!(hops.is_empty());
+    // The upgraded connection is refused at the handshake: no request is sent.
+    let kinds: Vec<_> = hops.iter().map(|hop| hop.kind).collect();
+    assert_eq!(kinds, [crate::origin::HopKind::TlsFailed]);
 
     let (run, hops) = exercise(
         &ReferenceAgent::with_mutant(Mutant::HstsSoftFail),
