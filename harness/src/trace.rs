@@ -253,6 +253,7 @@ rule = "Nobody checks this."
                 duration_ms: 0,
             },
             known_failure: None,
+            expected_verdict: None,
         }
     }
 
