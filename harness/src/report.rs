@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::Profile;
 use crate::runner::CaseResult;
+use crate::targets::spec::{KnownFailure, VersionCheck};
 use crate::verdict::VerdictKind;
 
 /// One target's results under one profile: `reports/<target>.json`.
@@ -22,7 +23,38 @@ pub struct Report {
     pub profile: Profile,
     /// Count per verdict.
     pub summary: BTreeMap<VerdictKind, usize>,
+    /// Which client versions the target's known failures were made with, and
+    /// whether this run's version is one of them (absent when the target
+    /// declares none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_failures: Option<KnownFailuresVersion>,
     pub results: Vec<ResultRecord>,
+}
+
+/// The report's `known_failures` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownFailuresVersion {
+    /// The target file's `tested_versions`.
+    pub made_with: Vec<String>,
+    /// Whether [`TargetInfo::version`] matches one of them.
+    pub version_matches: bool,
+    /// What to make of a mismatch, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl KnownFailuresVersion {
+    /// The object for a version check, `None` when the target declares no versions.
+    pub fn new(target: &str, made_with: &[String], check: &VersionCheck) -> Option<KnownFailuresVersion> {
+        match check {
+            VersionCheck::Undeclared => None,
+            _ => Some(KnownFailuresVersion {
+                made_with: made_with.to_vec(),
+                version_matches: *check == VersionCheck::Tested,
+                note: check.note(target),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +71,20 @@ pub struct ResultRecord {
     /// The reason the target's known-failures file gives, if it lists this case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_failure: Option<String>,
+    /// The verdict the known-failures file expects, if it lists this case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_verdict: Option<VerdictKind>,
+}
+
+impl ResultRecord {
+    /// A row for `result`, with the known-failures entry for its case, if any.
+    pub fn new(result: CaseResult, known: Option<&KnownFailure>) -> ResultRecord {
+        ResultRecord {
+            result,
+            known_failure: known.map(|k| k.reason.clone()),
+            expected_verdict: known.map(|k| k.verdict),
+        }
+    }
 }
 
 impl Report {
@@ -53,6 +99,7 @@ impl Report {
             target,
             profile,
             summary,
+            known_failures: None,
             results,
         }
     }
@@ -84,15 +131,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unexpected {
-    /// Failed (or broke) and is not listed.
+    /// Got `fail`, `warn` or `error` and is not listed.
     Failed {
         id: String,
         verdict: VerdictKind,
         detail: String,
     },
-    /// Listed as a known failure but passed.
-    Passed { id: String, reason: String },
-    /// Listed, but no such case was run.
+    /// Listed with one verdict, got another (`pass` included).
+    Changed {
+        id: String,
+        expected: VerdictKind,
+        got: VerdictKind,
+        detail: String,
+        reason: String,
+    },
+    /// Listed, but no such case is in the suite.
     Stale { id: String },
 }
 
@@ -100,43 +153,76 @@ impl std::fmt::Display for Unexpected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unexpected::Failed { id, verdict, detail } => write!(f, "{id}: {verdict}: {detail}"),
-            Unexpected::Passed { id, reason } => {
-                write!(
-                    f,
-                    "{id}: passed, but the known-failures file lists it (\"{reason}\"); remove the entry"
-                )
-            }
+            Unexpected::Changed {
+                id,
+                expected,
+                got: VerdictKind::Pass,
+                reason,
+                ..
+            } => write!(
+                f,
+                "{id}: passed, but the known-failures file expects {expected} (\"{reason}\"); remove the entry"
+            ),
+            Unexpected::Changed {
+                id,
+                expected,
+                got,
+                detail,
+                reason,
+            } => write!(
+                f,
+                "{id}: {got}: {detail}; the known-failures file expects {expected} (\"{reason}\")"
+            ),
             Unexpected::Stale { id } => write!(f, "{id}: listed in the known-failures file, but no such case ran"),
         }
     }
 }
 
-/// Whether a verdict counts as a failure for exit codes and known-failure lists.
+/// Whether a verdict must be listed in a known-failures file to be expected:
+/// `fail`, `warn` and `error`.
 pub fn is_failure(kind: VerdictKind) -> bool {
-    matches!(kind, VerdictKind::Fail | VerdictKind::Error)
+    KnownFailure::VERDICTS.contains(&kind)
+}
+
+/// Compare one case's verdict with its known-failures entry, if any: an
+/// unlisted `fail`/`warn`/`error` and a listed case whose verdict differs
+/// from the one recorded are unexpected.
+pub fn check(
+    id: &str,
+    verdict: VerdictKind,
+    detail: &str,
+    expected: Option<(VerdictKind, &str)>,
+) -> Option<Unexpected> {
+    match expected {
+        None if is_failure(verdict) => Some(Unexpected::Failed {
+            id: id.to_owned(),
+            verdict,
+            detail: detail.to_owned(),
+        }),
+        Some((expected, reason)) if expected != verdict => Some(Unexpected::Changed {
+            id: id.to_owned(),
+            expected,
+            got: verdict,
+            detail: detail.to_owned(),
+            reason: reason.to_owned(),
+        }),
+        _ => None,
+    }
 }
 
 /// Compare results with a known-failures list. `listed` holds every id the
-/// list names for this profile; `all_cases_ran` says whether ids not among
-/// the results are stale (true for an unfiltered run).
-pub fn unexpected(results: &[ResultRecord], listed: &[String], all_cases_ran: bool) -> Vec<Unexpected> {
-    let mut out = Vec::new();
-    for r in results {
-        let failed = is_failure(r.result.verdict.kind);
-        match (&r.known_failure, failed) {
-            (None, true) => out.push(Unexpected::Failed {
-                id: r.result.id.clone(),
-                verdict: r.result.verdict.kind,
-                detail: r.result.verdict.detail.clone(),
-            }),
-            (Some(reason), false) => out.push(Unexpected::Passed {
-                id: r.result.id.clone(),
-                reason: reason.clone(),
-            }),
-            _ => {}
-        }
-    }
-    if all_cases_ran {
+/// list names for this profile; `check_stale` says whether listed ids not
+/// among the results are stale (true for an unfiltered run of the suite the
+/// list was made for).
+pub fn unexpected(results: &[ResultRecord], listed: &[String], check_stale: bool) -> Vec<Unexpected> {
+    let mut out: Vec<Unexpected> = results
+        .iter()
+        .filter_map(|r| {
+            let expected = r.expected_verdict.zip(r.known_failure.as_deref());
+            check(&r.result.id, r.result.verdict.kind, &r.result.verdict.detail, expected)
+        })
+        .collect();
+    if check_stale {
         for id in listed {
             if !results.iter().any(|r| &r.result.id == id) {
                 out.push(Unexpected::Stale { id: id.clone() });
@@ -164,9 +250,13 @@ mod tests {
     use crate::case::Level;
     use crate::verdict::Verdict;
 
-    fn record(id: &str, kind: VerdictKind, known_failure: Option<&str>) -> ResultRecord {
-        ResultRecord {
-            result: CaseResult {
+    fn record(id: &str, kind: VerdictKind, known: Option<(VerdictKind, &str)>) -> ResultRecord {
+        let known = known.map(|(verdict, reason)| KnownFailure {
+            verdict,
+            reason: reason.to_owned(),
+        });
+        ResultRecord::new(
+            CaseResult {
                 id: id.into(),
                 requirements: vec!["RED-307-METHOD".into()],
                 level: Level::Must,
@@ -181,8 +271,8 @@ mod tests {
                 stderr: String::new(),
                 duration_ms: 1,
             },
-            known_failure: known_failure.map(str::to_owned),
-        }
+            known.as_ref(),
+        )
     }
 
     #[test]
@@ -216,26 +306,68 @@ mod tests {
     }
 
     #[test]
-    fn unexpected_names_unlisted_failures_listed_passes_and_stale_entries() {
+    fn unexpected_names_unlisted_failures_changed_verdicts_and_stale_entries() {
+        use VerdictKind::{Error, Fail, Info, Pass, Warn};
         let records = vec![
-            record("fails", VerdictKind::Fail, None),
-            record("listed-fails", VerdictKind::Fail, Some("why")),
-            record("listed-passes", VerdictKind::Pass, Some("why")),
-            record("warns", VerdictKind::Warn, None),
+            record("fails", Fail, None),
+            record("warns", Warn, None),
+            record("breaks", Error, None),
+            record("passes", Pass, None),
+            record("notes", Info, None),
+            record("listed-fails", Fail, Some((Fail, "why"))),
+            record("listed-warns", Warn, Some((Warn, "why"))),
+            record("listed-fail-now-warns", Warn, Some((Fail, "why"))),
+            record("listed-warn-now-passes", Pass, Some((Warn, "why"))),
+            record("listed-fail-now-errors", Error, Some((Fail, "why"))),
         ];
-        let listed = vec!["listed-fails".to_owned(), "listed-passes".to_owned(), "gone".to_owned()];
+        let listed: Vec<String> = records
+            .iter()
+            .filter(|r| r.known_failure.is_some())
+            .map(|r| r.result.id.clone())
+            .chain(["gone".to_owned()])
+            .collect();
         let found = unexpected(&records, &listed, true);
-        let ids: Vec<String> = found
+        let ids: Vec<&str> = found
             .iter()
             .map(|u| match u {
-                Unexpected::Failed { id, .. } | Unexpected::Passed { id, .. } | Unexpected::Stale { id } => id.clone(),
+                Unexpected::Failed { id, .. } | Unexpected::Changed { id, .. } | Unexpected::Stale { id } => {
+                    id.as_str()
+                }
             })
             .collect();
-        assert_eq!(ids, ["fails", "listed-passes", "gone"]);
+        assert_eq!(
+            ids,
+            [
+                "fails",
+                "warns",
+                "breaks",
+                "listed-fail-now-warns",
+                "listed-warn-now-passes",
+                "listed-fail-now-errors",
+                "gone"
+            ]
+        );
+        assert!(found[3].to_string().contains("expects fail"), "{}", found[3]);
+        assert!(found[4].to_string().contains("passed, but"), "{}", found[4]);
         assert_eq!(
             unexpected(&records, &listed, false).len(),
-            2,
-            "a filtered run does not flag stale entries"
+            6,
+            "stale entries are only looked for when asked"
         );
+    }
+
+    #[test]
+    fn the_report_says_when_the_version_is_not_the_one_the_list_was_made_with() {
+        let made_with = vec!["curl 7.88.1".to_owned()];
+        let other = VersionCheck::new(&made_with, "curl 8.5.0 (x86_64)");
+        let info = KnownFailuresVersion::new("curl", &made_with, &other).expect("declared");
+        assert!(!info.version_matches);
+        assert!(info.note.as_deref().is_some_and(|n| n.contains("curl 8.5.0")));
+        let json = serde_json::to_value(&info).expect("json");
+        assert_eq!(json["made_with"][0], "curl 7.88.1");
+        let same = VersionCheck::new(&made_with, "curl 7.88.1 (x86_64)");
+        let info = KnownFailuresVersion::new("curl", &made_with, &same).expect("declared");
+        assert!(info.version_matches && info.note.is_none());
+        assert_eq!(KnownFailuresVersion::new("curl", &[], &VersionCheck::Undeclared), None);
     }
 }

@@ -187,23 +187,18 @@ impl Runner {
             state_dir: state_dir.clone(),
             preload: case.file.preload.clone(),
         };
-        let answer = tokio::time::timeout(self.config.case_timeout, target.run(&plan)).await;
+        // The target applies the limit (a driver pool from the moment a
+        // process takes the plan, not while the plan waits for one).
+        let answer = target.run_within(&plan, self.config.case_timeout).await;
         let hops = origin.settled_hops().await;
         let hop_cap = origin.hop_cap_reached().then_some(self.config.limits.max_hops);
         drop(origin);
         let _ = std::fs::remove_dir_all(&state_dir);
         let run = match answer {
-            Ok(Ok(run)) => run,
-            Ok(Err(err)) => {
+            Ok(run) => run,
+            Err(err) => {
                 let stderr = err.stderr().to_owned();
                 return Err((Verdict::error(err.to_string()), hops, stderr));
-            }
-            Err(_) => {
-                let err = TargetError::Timeout {
-                    after_ms: self.config.case_timeout.as_millis() as u64,
-                    stderr: String::new(),
-                };
-                return Err((Verdict::error(err.to_string()), hops, String::new()));
             }
         };
         if run.steps.len() != plan.steps.len() {

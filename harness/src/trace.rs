@@ -248,6 +248,7 @@ why = "WHATWG algorithm steps are requirements."
                 duration_ms: 0,
             },
             known_failure: None,
+            expected_verdict: None,
         }
     }
 

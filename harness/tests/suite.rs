@@ -2,8 +2,14 @@
 //! against the reference user agent (or `HOPCHECK_TARGET`), plus the mutation
 //! check that every `must`/`should`/`fetch` case can fail for its own rule.
 //!
-//! Settings: `HOPCHECK_TARGET` (default `reference`) and `HOPCHECK_PROFILE`
-//! (`rfc9110` or `fetch`; default both for the reference, `rfc9110` otherwise).
+//! Settings: `HOPCHECK_TARGET` (default `reference`), `HOPCHECK_PROFILE`
+//! (`rfc9110` or `fetch`; default both) and `HOPCHECK_ALLOW_SKIP=1` (a
+//! `HOPCHECK_TARGET` whose programs are missing is skipped instead of failing
+//! the run). Against a real target each case is compared with its
+//! known-failures entry under each profile and, when both profiles run, with
+//! its snapshot. The default run also runs every installed target under
+//! `targets/` through the whole suite, under both profiles, with the same
+//! comparisons.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,10 +17,11 @@ use std::sync::{Arc, OnceLock};
 
 use hopcheck::case::{self, Case, Catalogue, Profile};
 use hopcheck::mutation;
-use hopcheck::report::{self, is_failure, ResultRecord};
+use hopcheck::report::{self, ResultRecord};
 use hopcheck::runner::{CaseResult, RunConfig, Runner};
 use hopcheck::targets::resolve::{resolve, Resolved};
 use hopcheck::targets::spec::TargetSpec;
+use hopcheck::targets::spec::VersionCheck;
 use hopcheck::verdict::{describe_bytes, VerdictKind};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -22,6 +29,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 /// rule-matched kill per case.
 const CHECK: mutation::Options = mutation::Options::UntilRuleMatchedKill;
 const MUTANTS_TRIAL: &str = "mutants/every-case-can-fail";
+/// Set to `1` to skip (not fail) a `HOPCHECK_TARGET` that is not installed.
+const ALLOW_SKIP: &str = "HOPCHECK_ALLOW_SKIP";
 
 fn project(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
@@ -57,8 +66,7 @@ fn main() -> ExitCode {
             eprintln!("HOPCHECK_PROFILE must be `rfc9110` or `fetch`, not `{other}`");
             return ExitCode::from(2);
         }
-        Err(_) if target_name == "reference" => Profile::ALL.to_vec(),
-        Err(_) => vec![Profile::Rfc9110],
+        Err(_) => Profile::ALL.to_vec(),
     };
     let catalogue = match Catalogue::load(&root.join("requirements.toml")) {
         Ok(c) => Arc::new(c),
@@ -78,7 +86,21 @@ fn main() -> ExitCode {
         }
     };
     if let Some(reason) = &resolved.skip {
-        eprintln!("{reason}; its trials are ignored");
+        // Asked for by name: a target that cannot run fails the run unless
+        // the caller says a skip is fine.
+        if std::env::var(ALLOW_SKIP).as_deref() != Ok("1") {
+            eprintln!("HOPCHECK_TARGET={target_name}: {reason} (set {ALLOW_SKIP}=1 to skip its trials instead)");
+            return ExitCode::from(2);
+        }
+        eprintln!("{reason}; its trials are ignored ({ALLOW_SKIP}=1)");
+    }
+    if resolved.skip.is_none() {
+        if let Some(note) = resolved.version_check().note(&target_name) {
+            eprintln!("note: {note}");
+        }
+    }
+    if target_name != "reference" && profiles.len() < Profile::ALL.len() {
+        eprintln!("note: snapshots are compared only when both profiles run (HOPCHECK_PROFILE unset)");
     }
 
     let (cases, errors) = discover(&args, &root, &catalogue);
@@ -108,14 +130,14 @@ fn main() -> ExitCode {
             let resolved = resolve(&name, &project("targets"));
             let ignored = match &resolved {
                 Ok(Resolved { skip: Some(reason), .. }) => {
-                    eprintln!("{reason}; its known-failures trial is ignored");
+                    eprintln!("{reason}; its known-failures and snapshots trial is ignored");
                     true
                 }
                 _ => false,
             };
-            let trial = Trial::test(format!("targets/{name}/known-failures-hold"), move || {
+            let trial = Trial::test(format!("targets/{name}/known-failures-and-snapshots"), move || {
                 let resolved = resolved.map_err(|e| Failed::from(e.to_string()))?;
-                known_failures_hold(&resolved, &cases, &catalogue)
+                whole_suite_as_recorded(&resolved, &cases, &catalogue)
             });
             trials.push(trial.with_ignored_flag(ignored));
         }
@@ -147,70 +169,98 @@ fn discover(args: &Arguments, root: &Path, catalogue: &Catalogue) -> (Vec<Case>,
 }
 
 /// One case under each profile; fails on an outcome the target's known
-/// failures do not predict (for the reference: anything but `pass`).
+/// failures do not predict (for the reference: anything but `pass`), and,
+/// for a real target run under both profiles, on observations that differ
+/// from its snapshot.
 fn run_case(case: &Case, catalogue: &Catalogue, resolved: &Resolved, profiles: &[Profile]) -> Result<(), Failed> {
-    let mut problems = Vec::new();
-    for &profile in profiles {
-        let result = block_on(runner().run_case(&*resolved.target, case, catalogue, profile));
-        let verdict = &result.verdict;
-        let listed = resolved.known_failures.reason(&case.id, profile);
-        let strict = resolved.target.name() == "reference";
-        let unexpected = if strict {
-            verdict.kind != VerdictKind::Pass
-        } else {
-            is_failure(verdict.kind) != listed.is_some()
-        };
-        if !strict {
-            if let Err(diff) = snapshot(resolved.target.name(), &case.id, profile, &result) {
-                problems.push(diff);
-            }
-        }
-        if unexpected {
-            let mut text = format!("[{}] {}: {}", profile.as_str(), verdict.kind, verdict.detail);
-            if let Some(reason) = listed {
-                text.push_str(&format!(
-                    "\n  listed as a known failure (\"{reason}\") but did not fail"
-                ));
-            }
-            for m in &verdict.evidence {
-                text.push_str(&format!("\n  - {m}"));
-            }
-            if !result.stderr.is_empty() {
-                text.push_str(&format!("\n  stderr: {}", result.stderr.trim_end()));
-            }
-            problems.push(text);
+    let results: Vec<(Profile, CaseResult)> = profiles
+        .iter()
+        .map(|&profile| {
+            let result = block_on(runner().run_case(&*resolved.target, case, catalogue, profile));
+            (profile, result)
+        })
+        .collect();
+    let mut problems: Vec<String> = results
+        .iter()
+        .filter_map(|(profile, result)| as_recorded(resolved, *profile, result))
+        .collect();
+    if resolved.target.name() != "reference" && results.len() == Profile::ALL.len() {
+        if let Err(diff) = snapshot(resolved.target.name(), &case.id, &results) {
+            problems.push(diff);
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
+        if let Some(note) = resolved.version_check().note(resolved.target.name()) {
+            problems.push(format!("note: {note}"));
+        }
         Err(problems.join("\n").into())
     }
 }
 
-/// Compare what a real target did with `snapshots/<target>/<case id>.snap`
-/// (`@fetch` appended under the fetch profile). Refresh with
+/// What is wrong with one result, if anything: for the reference anything but
+/// `pass`; for another target a verdict its known-failures file does not
+/// predict (an unlisted `fail`/`warn`/`error`, or a listed case whose verdict
+/// changed).
+fn as_recorded(resolved: &Resolved, profile: Profile, result: &CaseResult) -> Option<String> {
+    let verdict = &result.verdict;
+    let expected = resolved.known_failures.expected(&result.id, profile);
+    let problem = if resolved.target.name() == "reference" {
+        (verdict.kind != VerdictKind::Pass).then(|| format!("{}: {}", verdict.kind, verdict.detail))
+    } else {
+        report::check(
+            &result.id,
+            verdict.kind,
+            &verdict.detail,
+            expected.map(|k| (k.verdict, k.reason.as_str())),
+        )
+        .map(|u| u.to_string())
+    }?;
+    let mut text = format!("[{}] {problem}", profile.as_str());
+    for m in &verdict.evidence {
+        text.push_str(&format!("\n  - {m}"));
+    }
+    if !result.stderr.is_empty() {
+        text.push_str(&format!("\n  stderr: {}", result.stderr.trim_end()));
+    }
+    Some(text)
+}
+
+/// Compare what a real target did under both profiles with
+/// `snapshots/<target>/<case id>.snap`: the rfc9110 observations, plus a
+/// `fetch` object holding only what differs under fetch (usually the verdict
+/// and outcome; nothing when the profiles agree). Refresh with
 /// `INSTA_UPDATE=always HOPCHECK_TARGET=<target> cargo test`.
-fn snapshot(target: &str, id: &str, profile: Profile, result: &CaseResult) -> Result<(), String> {
+fn snapshot(target: &str, id: &str, results: &[(Profile, CaseResult)]) -> Result<(), String> {
     let (dir, name) = id.rsplit_once('/').unwrap_or(("", id));
-    let name = match profile {
-        Profile::Rfc9110 => name.to_owned(),
-        Profile::Fetch => format!("{name}@fetch"),
+    let by_profile = |wanted: Profile| {
+        results
+            .iter()
+            .find(|(profile, _)| *profile == wanted)
+            .map(|(_, result)| observed(result))
     };
+    let (Some(mut recorded), Some(fetch)) = (by_profile(Profile::Rfc9110), by_profile(Profile::Fetch)) else {
+        return Err(format!("{id}: a snapshot needs both profiles' results"));
+    };
+    if let (Some(base), Some(fetch)) = (recorded.as_object_mut(), fetch.as_object()) {
+        let differs: serde_json::Map<String, serde_json::Value> = fetch
+            .iter()
+            .filter(|(key, value)| base.get(*key) != Some(value))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        if !differs.is_empty() {
+            base.insert("fetch".to_owned(), serde_json::Value::Object(differs));
+        }
+    }
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(project("snapshots").join(target).join(dir));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    let observed = observed(result);
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_json_snapshot!(name, observed));
+        settings.bind(|| insta::assert_json_snapshot!(name, recorded));
     }))
-    .map_err(|_| {
-        format!(
-            "[{}] the observations differ from snapshots/{target}/{id}.snap",
-            profile.as_str()
-        )
-    })
+    .map_err(|_| format!("the observations differ from snapshots/{target}/{id}.snap"))
 }
 
 /// What a snapshot keeps: the verdict, every hop and every step result, with
@@ -276,35 +326,56 @@ fn every_case_can_fail(cases: &[Case], catalogue: &Arc<Catalogue>, profiles: &[P
     }
 }
 
-/// A real client's run of the whole suite (rfc9110) fails exactly the cases its
-/// known-failures file lists: nothing unlisted fails, nothing listed passes.
-fn known_failures_hold(resolved: &Resolved, cases: &[Case], catalogue: &Arc<Catalogue>) -> Result<(), Failed> {
-    let profile = Profile::Rfc9110;
-    let results = block_on(runner().run_all(resolved.target.clone(), cases, catalogue.clone(), profile, |_| {}));
-    let records: Vec<ResultRecord> = results
-        .into_iter()
-        .map(|result| {
-            let known_failure = resolved.known_failures.reason(&result.id, profile).map(str::to_owned);
-            ResultRecord { result, known_failure }
-        })
-        .collect();
-    let listed: Vec<String> = resolved
-        .known_failures
-        .ids_for(profile)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let unexpected = report::unexpected(&records, &listed, true);
-    if unexpected.is_empty() {
-        Ok(())
-    } else {
-        let lines: Vec<String> = unexpected.iter().map(ToString::to_string).collect();
-        Err(format!(
-            "{} unexpected results against {}:\n{}",
-            lines.len(),
-            resolved.target.name(),
-            lines.join("\n")
-        )
-        .into())
+/// A real client's run of the whole suite under both profiles gets exactly
+/// the verdicts its known-failures file records (nothing unlisted fails or
+/// warns, no listed verdict changed, no listed id is stale), and does what
+/// its snapshots recorded.
+fn whole_suite_as_recorded(resolved: &Resolved, cases: &[Case], catalogue: &Arc<Catalogue>) -> Result<(), Failed> {
+    let mut by_case: std::collections::BTreeMap<String, Vec<(Profile, CaseResult)>> = Default::default();
+    let mut lines = Vec::new();
+    for profile in Profile::ALL {
+        let results = block_on(runner().run_all(resolved.target.clone(), cases, catalogue.clone(), profile, |_| {}));
+        let records: Vec<ResultRecord> = results
+            .iter()
+            .map(|result| {
+                let known = resolved.known_failures.expected(&result.id, profile);
+                ResultRecord::new(result.clone(), known)
+            })
+            .collect();
+        let listed: Vec<String> = resolved
+            .known_failures
+            .ids_for(profile)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for u in report::unexpected(&records, &listed, true) {
+            lines.push(format!("[{}] {u}", profile.as_str()));
+        }
+        for result in results {
+            by_case.entry(result.id.clone()).or_default().push((profile, result));
+        }
     }
+    for (id, results) in &by_case {
+        if let Err(diff) = snapshot(resolved.target.name(), id, results) {
+            lines.push(diff);
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let version = match resolved.version_check() {
+        VersionCheck::Untested { .. } => resolved
+            .version_check()
+            .note(resolved.target.name())
+            .map(|note| format!("\nnote: {note}"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    Err(format!(
+        "{} unexpected results against {}:\n{}{version}",
+        lines.len(),
+        resolved.target.name(),
+        lines.join("\n")
+    )
+    .into())
 }

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""hopcheck driver for curl: runs the installed curl once per step, the way a
-typical user types it, and reports what curl got.
+"""hopcheck driver for curl: runs the installed curl once per step, the way
+curl's documentation tells users to for each method, and reports what curl
+got.
 
 Protocol: one JSON plan per line on stdin, one JSON answer per line on stdout
-(see harness/src/targets/mod.rs: Plan in, TargetRun out; bodies in base64).
-Python standard library only. Anything unexpected becomes a per-step error
-string, never a crash; the command lines run are logged to stderr.
+(see harness/src/targets/mod.rs: Plan in, answer out; bodies in base64).
+A step's `error` is curl reporting a transfer error (a non-zero exit): the
+case judges it. A fault of this driver (a Python exception, curl output it
+cannot read, a step it cannot express) is the step's `driver_error`, or the
+answer's top-level `driver_error` when the plan itself cannot be handled;
+the harness makes those cases `error`, never curl's `fail`. Python standard
+library only; the command lines run are logged to stderr.
 """
 
 import base64
@@ -16,9 +21,25 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 CURL = "curl"
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+# -w: curl's JSON summary on one line, then the effective URL as raw bytes on
+# the next. curl 7.88.1 writes each byte >= 0x80 of a URL inside %{json} as
+# the six letters `uffffffXX` (a signed char printed as "\u%04x" without its
+# backslash), so the URL is read from %{url_effective}, which curl writes
+# byte for byte.
+WRITE_OUT = "%{json}\\n%{url_effective}"
+# `curl -X HEAD` reads the body the response announces (man curl, -X: "this
+# option only changes the actual word used in the HTTP request, it does not
+# alter the way curl behaves"); no body follows a HEAD response, so curl
+# waits. The wait is bounded like a user's script would bound it.
+HEAD_MAX_TIME_S = "5"
+
+
+class DriverFault(Exception):
+    """Something this driver cannot do or read: the step's `driver_error`."""
 
 
 def curl_environment(state_dir):
@@ -41,16 +62,32 @@ def write_preload(path, preload):
             f.write(f'{dot}{host} "unlimited"\n')
 
 
-def method_arguments(method, body, body_file):
-    """What a typical user writes for this method and body. `-X` is only used
-    when no dedicated option exists; curl then sends it on every hop."""
+def has_file_part(url):
+    """Whether the URL's path ends in a name: `-T FILE URL` appends FILE's name
+    to a URL without one (man curl, -T), which would change the request."""
+    path = urllib.parse.urlsplit(url).path
+    return bool(path) and not path.endswith("/")
+
+
+def method_arguments(method, body, body_file, url):
+    """What curl's documentation tells a user to write for this method and
+    body. `-X` only where curl has no dedicated option: it pins the method
+    string on every hop (man curl, -X)."""
     if method == "GET" and not body:
         return []
     if method == "HEAD":
-        # With a body this is what a user would try; curl refuses it itself.
-        return ["-I"] + (["--data-binary", "@" + body_file] if body else [])
+        if not body:
+            return ["-I"]
+        # -I refuses a body ("You can only select one HTTP request method!").
+        return ["-X", "HEAD", "--data-binary", "@" + body_file, "--max-time", HEAD_MAX_TIME_S]
     if method == "POST":
+        # -d/--data-binary makes curl POST; curl then switches to GET on
+        # 301/302/303 itself, as browsers do (man curl, --post301).
         return ["--data-binary", "@" + body_file]
+    if method == "PUT" and body and has_file_part(url):
+        # -T/--upload-file is curl's PUT for HTTP; the upload is replayed
+        # after 301/302/307/308 and dropped for a GET after 303.
+        return ["-T", body_file]
     args = ["-X", method]
     if body:
         args += ["--data-binary", "@" + body_file]
@@ -65,28 +102,58 @@ def header_arguments(headers):
     return args
 
 
+def text(raw):
+    """Bytes as text without guessing an encoding: UTF-8 when they are UTF-8,
+    else each byte as the character of the same number (Latin-1), so no byte
+    is lost or replaced."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def url_text(raw):
+    """A URL curl wrote as raw bytes: UTF-8 when it is, else the bytes that
+    are not percent-encoded (a URL is ASCII on the wire)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return urllib.parse.quote(raw, safe=bytes(range(0x21, 0x7F)))
+
+
 def last_header_block(raw):
     """The fields of the last response in a -D dump (one block per hop)."""
     blocks, current = [], None
-    for line in raw.decode("latin-1").split("\n"):
-        line = line.rstrip("\r")
-        if line.startswith("HTTP/"):
+    for line in raw.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if line.startswith(b"HTTP/"):
             current = []
             blocks.append(current)
-        elif line and current is not None and ":" in line:
-            name, value = line.split(":", 1)
-            current.append([name, value.strip()])
+        elif line and current is not None and b":" in line:
+            name, value = line.split(b":", 1)
+            current.append([text(name), text(value.strip())])
     return blocks[-1] if blocks else []
 
 
-class DriverError(Exception):
-    """A step this driver cannot express with curl."""
+def read_write_out(stdout):
+    """curl's -w output: the %{json} line, then the raw effective URL."""
+    json_line, newline, url = stdout.partition(b"\n")
+    if not newline:
+        raise DriverFault(f"curl's -w output has no URL line: {stdout[:200]!r}")
+    try:
+        # Every byte curl puts in %{json} outside URLs is ASCII.
+        summary = json.loads(json_line.decode("utf-8", "surrogateescape"))
+    except ValueError as e:
+        raise DriverFault(f"curl's %{{json}} is not JSON ({e}): {json_line[:200]!r}") from None
+    if not isinstance(summary, dict):
+        raise DriverFault(f"curl's %{{json}} is not an object: {json_line[:200]!r}")
+    return summary, url
 
 
 def run_step(plan, step, hsts_file, env, scratch):
     body = base64.b64decode(step["body"])
     if step.get("streamed"):
-        raise DriverError("curl has no streamed (non-replayable) request bodies")
+        raise DriverFault("curl has no streamed (non-replayable) request body; the target declares `streamed-body` unsupported")
     body_file = os.path.join(scratch, "request-body")
     header_file = os.path.join(scratch, "response-headers")
     output_file = os.path.join(scratch, "response-body")
@@ -103,26 +170,33 @@ def run_step(plan, step, hsts_file, env, scratch):
     if step.get("insecure"):
         args.append("-k")
     args += header_arguments(step["headers"])
-    args += method_arguments(step["method"], body, body_file)
-    args += ["-D", header_file, "-o", output_file, "-w", "%{json}", step["url"]]
+    args += method_arguments(step["method"], body, body_file, step["url"])
+    args += ["-D", header_file, "-o", output_file, "-w", WRITE_OUT, step["url"]]
 
     delay = step.get("delay_ms", 0)
     if delay:
         time.sleep(delay / 1000)
     log("$ " + shlex.join(args))
     done = subprocess.run(args, env=env, cwd=scratch, stdin=subprocess.DEVNULL, capture_output=True)
-    stderr = done.stderr.decode("utf-8", "replace").strip()
+    stderr = text(done.stderr).strip()
     if stderr:
         log(stderr)
     if done.returncode != 0:
-        try:
-            message = json.loads(done.stdout).get("errormsg") or ""
-        except ValueError:
-            message = ""
-        return {"error": f"curl exit {done.returncode}: {stderr or message}".strip()}
+        # curl reports a transfer error: the client's own answer, judged.
+        message = stderr
+        if not message:
+            try:
+                message, _ = read_write_out(done.stdout)
+                message = message.get("errormsg") or ""
+            except DriverFault:
+                message = ""
+        return {"error": f"curl exit {done.returncode}: {message}".strip()}
 
-    written = json.loads(done.stdout)
-    result = {"status": written["http_code"], "url": written["url_effective"]}
+    summary, url = read_write_out(done.stdout)
+    code = summary.get("http_code")
+    if not isinstance(code, int):
+        raise DriverFault(f"curl's %{{json}} has no numeric http_code: {summary.get('http_code')!r}")
+    result = {"status": code, "url": url_text(url)}
     result["headers"] = last_header_block(read(header_file))
     # With -I the "body" curl writes is the header dump: HEAD has no body.
     content = b"" if step["method"] == "HEAD" else read(output_file)
@@ -148,26 +222,24 @@ def answer(plan):
         for step in plan["steps"]:
             try:
                 results.append(run_step(plan, step, hsts_file, env, scratch))
-            except DriverError as e:
-                results.append({"error": str(e)})
-            except Exception as e:  # anything else is the driver's fault, reported per step
-                results.append({"error": f"driver error: {type(e).__name__}: {e}"})
+            except DriverFault as e:
+                results.append({"driver_error": str(e)})
+            except Exception as e:  # a bug of this driver, never curl's answer
+                results.append({"driver_error": f"{type(e).__name__}: {e}"})
     return {"steps": results, "unsupported": []}
 
 
-def log(text):
-    print(text, file=sys.stderr, flush=True)
+def log(message):
+    print(message, file=sys.stderr, flush=True)
 
 
 def main():
     for line in sys.stdin:
         try:
-            plan = json.loads(line)
-            reply = answer(plan)
+            reply = answer(json.loads(line))
         except Exception as e:
-            # Not a plan: no steps to answer; the harness reports the mismatch.
             log(f"driver error: cannot handle the plan line: {type(e).__name__}: {e}")
-            reply = {"steps": [], "unsupported": []}
+            reply = {"driver_error": f"cannot handle the plan: {type(e).__name__}: {e}"}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 

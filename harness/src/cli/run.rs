@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hopcheck::case::{Level, Suite};
 use hopcheck::properties::{run_property, Property, PropertyVerdict};
-use hopcheck::report::{self, Report, ResultRecord, TargetInfo};
+use hopcheck::report::{self, KnownFailuresVersion, Report, ResultRecord, TargetInfo};
 use hopcheck::runner::{CaseResult, RunConfig, Runner};
 use hopcheck::targets::resolve::Resolved;
 use hopcheck::targets::Target;
@@ -42,14 +42,17 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     let suite = load(args.suite.suites.clone())?;
+    let resolved = args.target.resolve()?;
+    if let Some(reason) = &resolved.skip {
+        return Err(reason.clone());
+    }
+    let version_check = resolved.version_check();
     let Resolved {
         target,
         known_failures,
-        skip,
-    } = args.target.resolve()?;
-    if let Some(reason) = skip {
-        return Err(reason);
-    }
+        tested_versions,
+        ..
+    } = resolved;
     let mut config = RunConfig {
         profile: args.target.profile,
         case_timeout: Duration::from_millis(args.timeout_ms),
@@ -74,10 +77,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     let mut records: Vec<ResultRecord> = results
         .into_iter()
         .map(|result| {
-            let known_failure = known_failures
-                .reason(&result.id, args.target.profile)
-                .map(str::to_owned);
-            ResultRecord { result, known_failure }
+            let known = known_failures.expected(&result.id, args.target.profile);
+            ResultRecord::new(result, known)
         })
         .collect();
     records.extend(case_file_errors(&suite, &args.filters));
@@ -87,7 +88,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         name: target.name().to_owned(),
         version: target.version(),
     };
-    let report = Report::new(report::suite_revision(&suite), info, args.target.profile, records);
+    let mut report = Report::new(report::suite_revision(&suite), info, args.target.profile, records);
+    report.known_failures = KnownFailuresVersion::new(target.name(), &tested_versions, &version_check);
     let out_dir = args.out.clone().unwrap_or_else(|| hopcheck::project_dir("reports"));
     let path = out_dir.join(format!("{}.json", target.name()));
     report
@@ -99,7 +101,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let unexpected = report::unexpected(&report.results, &listed, args.filters.is_empty());
+    // A listed id missing from the suite is stale only when the whole suite
+    // the list was made for ran: not with filters, not with a suite of the
+    // user's own (`--suites DIR`).
+    let check_stale = args.filters.is_empty() && runs_the_default_suite(&args);
+    let unexpected = report::unexpected(&report.results, &listed, check_stale);
     let counts: Vec<String> = report
         .summary
         .iter()
@@ -114,12 +120,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         report.results.len(),
         counts.join(", ")
     );
+    if let Some(note) = version_check.note(target.name()) {
+        eprintln!("note: {note}");
+    }
     for u in &unexpected {
         eprintln!("unexpected: {u}");
     }
     let expected_failures = report.results.iter().filter(|r| r.known_failure.is_some()).count();
     if expected_failures > 0 {
-        eprintln!("{expected_failures} known failures (listed with reasons in the target's known-failures file)");
+        eprintln!(
+            "{expected_failures} known failures (listed with their verdicts and reasons in the target's known-failures file)"
+        );
     }
     eprintln!("report: {}", path.display());
     let failed_properties = run_properties(&args, &*target, &runner, &suite, &rt)?;
@@ -128,6 +139,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Whether `--suites` is absent or names the folder the default would pick.
+fn runs_the_default_suite(args: &RunArgs) -> bool {
+    let Some(given) = &args.suite.suites else {
+        return true;
+    };
+    let default = hopcheck::project_dir("suites");
+    match (std::fs::canonicalize(given), std::fs::canonicalize(&default)) {
+        (Ok(given), Ok(default)) => given == default,
+        _ => false,
+    }
 }
 
 /// Run each property with `--properties` samples; the number that failed.
@@ -173,8 +196,8 @@ fn case_file_errors(suite: &Suite, filters: &[String]) -> Vec<ResultRecord> {
         .errors
         .iter()
         .filter(|e| matches(&e.id, filters))
-        .map(|e| ResultRecord {
-            result: CaseResult {
+        .map(|e| {
+            let result = CaseResult {
                 id: e.id.clone(),
                 requirements: Vec::new(),
                 level: Level::Info,
@@ -183,8 +206,8 @@ fn case_file_errors(suite: &Suite, filters: &[String]) -> Vec<ResultRecord> {
                 steps: Vec::new(),
                 stderr: String::new(),
                 duration_ms: 0,
-            },
-            known_failure: None,
+            };
+            ResultRecord::new(result, None)
         })
         .collect()
 }

@@ -2,9 +2,13 @@
 //! one JSON [`super::TargetRun`] per line out; stderr kept for the report.
 //!
 //! A pool keeps at most N driver processes (N = available parallelism), each
-//! handling one plan at a time. A process that misbehaves in any way (ends,
-//! hangs, prints something that is not an answer, answers the wrong number of
-//! steps) is killed and discarded; the next plan starts a fresh one.
+//! handling one plan at a time. A plan's time limit starts when a process is
+//! handed to it: waiting for a free process is not counted. A process that
+//! misbehaves in any way (ends, hangs, prints something that is not an
+//! answer, answers the wrong number of steps) is killed and discarded; the
+//! next plan starts a fresh one. A driver that reports a fault of its own
+//! (`driver_error`, see [`super`]) stays in the pool, and the case is an
+//! `error`.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -17,8 +21,10 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 
+use serde::Deserialize;
+
 use super::spec::TargetSpec;
-use super::{BoxFuture, Plan, Target, TargetError, TargetRun};
+use super::{BoxFuture, Plan, StepResult, Target, TargetError, TargetRun};
 use crate::case::Feature;
 
 /// Longest answer line accepted (bodies travel base64 inside it).
@@ -55,7 +61,8 @@ impl DriverTarget {
         }
     }
 
-    /// Give up on a plan (and kill its process) after `timeout`.
+    /// Give up on a plan run with [`Target::run`] (and kill its process)
+    /// after `timeout`; [`Target::run_within`] takes its limit instead.
     pub fn with_timeout(mut self, timeout: Duration) -> DriverTarget {
         self.timeout = timeout;
         self
@@ -126,7 +133,7 @@ impl DriverTarget {
             .push(driver);
     }
 
-    async fn run_plan(&self, plan: &Plan) -> Result<TargetRun, TargetError> {
+    async fn run_plan(&self, plan: &Plan, limit: Duration) -> Result<TargetRun, TargetError> {
         let mut line = serde_json::to_vec(plan).map_err(|e| TargetError::Spawn {
             program: self.command_line(),
             reason: format!("cannot encode the plan: {e}"),
@@ -135,11 +142,12 @@ impl DriverTarget {
         // The semaphore is never closed; a permit bounds the live processes.
         let _slot = self.slots.acquire().await.ok();
         // From here on, dropping this future drops `driver`, which kills it.
+        // The plan's clock starts now, with a process of its own.
         let mut driver = self.driver()?;
-        let answer = match tokio::time::timeout(self.timeout, driver.exchange(&line)).await {
+        let answer = match tokio::time::timeout(limit, driver.exchange(&line)).await {
             Err(_elapsed) => {
                 return Err(TargetError::Timeout {
-                    after_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                    after_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
                     stderr: driver.stderr.take(),
                 })
             }
@@ -160,8 +168,8 @@ impl DriverTarget {
             Ok(Exchange::Answer(answer)) => answer,
         };
         let stderr = driver.stderr.take();
-        let mut run = match parse_answer(&answer) {
-            Ok(run) => run,
+        let answer = match parse_answer(&answer) {
+            Ok(answer) => answer,
             Err(reason) => {
                 return Err(TargetError::Garbage {
                     line: quote(&answer),
@@ -170,16 +178,41 @@ impl DriverTarget {
                 })
             }
         };
-        if run.steps.len() != plan.steps.len() {
+        if let Some(message) = answer.driver_error {
+            // The driver said what went wrong and is ready for the next plan.
+            self.give_back(driver);
+            return Err(TargetError::Driver {
+                step: None,
+                message,
+                stderr,
+            });
+        }
+        if answer.steps.len() != plan.steps.len() {
             return Err(TargetError::WrongStepCount {
                 expected: plan.steps.len(),
-                got: run.steps.len(),
+                got: answer.steps.len(),
             });
         }
         self.give_back(driver);
-        run.unsupported.extend(self.spec.unsupported.iter().copied());
-        run.stderr = stderr;
-        Ok(run)
+        let fault = answer
+            .steps
+            .iter()
+            .enumerate()
+            .find_map(|(i, step)| step.driver_error.clone().map(|message| (i + 1, message)));
+        if let Some((step, message)) = fault {
+            return Err(TargetError::Driver {
+                step: Some(step),
+                message,
+                stderr,
+            });
+        }
+        let mut unsupported = answer.unsupported;
+        unsupported.extend(self.spec.unsupported.iter().copied());
+        Ok(TargetRun {
+            steps: answer.steps.into_iter().map(|step| step.result).collect(),
+            unsupported,
+            stderr,
+        })
     }
 }
 
@@ -198,7 +231,11 @@ impl Target for DriverTarget {
     }
 
     fn run<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<TargetRun, TargetError>> {
-        Box::pin(self.run_plan(plan))
+        Box::pin(self.run_plan(plan, self.timeout))
+    }
+
+    fn run_within<'a>(&'a self, plan: &'a Plan, limit: Duration) -> BoxFuture<'a, Result<TargetRun, TargetError>> {
+        Box::pin(self.run_plan(plan, limit))
     }
 }
 
@@ -308,8 +345,29 @@ impl StderrLog {
     }
 }
 
-/// A driver's answer line as a [`TargetRun`], or why it is not one.
-fn parse_answer(line: &[u8]) -> Result<TargetRun, String> {
+/// A driver's answer line as written.
+#[derive(Debug, Deserialize)]
+struct Answer {
+    #[serde(default)]
+    steps: Vec<AnswerStep>,
+    #[serde(default)]
+    unsupported: BTreeSet<Feature>,
+    /// The driver could not handle the plan at all.
+    #[serde(default)]
+    driver_error: Option<String>,
+}
+
+/// One step of an answer: what the client reported, or the driver's own fault.
+#[derive(Debug, Deserialize)]
+struct AnswerStep {
+    #[serde(flatten)]
+    result: StepResult,
+    #[serde(default)]
+    driver_error: Option<String>,
+}
+
+/// A driver's answer line, or why it is not one.
+fn parse_answer(line: &[u8]) -> Result<Answer, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
     serde_json::from_str(text).map_err(|e| format!("not an answer: {e}"))
@@ -371,6 +429,7 @@ mod tests {
             dir,
             command: vec!["python3".to_owned(), script.to_owned()],
             version_command: None,
+            tested_versions: Vec::new(),
             requires: vec!["python3".to_owned()],
             unsupported: BTreeSet::from([Feature::StreamedBody]),
             routing: Routing::Proxy,
@@ -503,12 +562,13 @@ mod tests {
     #[tokio::test]
     async fn a_hanging_driver_times_out_and_the_next_plan_runs() {
         let state = tempfile::tempdir().expect("tempdir");
-        let target = fixture("faulty.py")
-            .with_max_processes(2)
-            .with_timeout(Duration::from_millis(1500));
+        // Only the hanging plan gets a short limit: the others may take
+        // their time on a busy machine.
+        let target = fixture("faulty.py").with_max_processes(2);
         let warm = warm(&target, state.path()).await;
 
-        let err = target.run(&simple("hang", state.path())).await.unwrap_err();
+        let hang = simple("hang", state.path());
+        let err = target.run_within(&hang, Duration::from_millis(1500)).await.unwrap_err();
         assert!(
             matches!(&err, TargetError::Timeout { after_ms: 1500, stderr } if stderr == "faulty: plan hang\nfaulty: hanging\n"),
             "{err:?}"
@@ -600,6 +660,81 @@ mod tests {
 
         let after = target.run(&simple("after", state.path())).await.expect("answer");
         assert_ne!(pid(&before), pid(&after));
+    }
+
+    #[tokio::test]
+    async fn a_driver_s_own_fault_is_a_driver_error_and_the_process_stays() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let target = fixture("faulty.py");
+        let before = target.run(&simple("before", state.path())).await.expect("answer");
+
+        let err = target.run(&simple("plan-fault", state.path())).await.unwrap_err();
+        assert_eq!(
+            err,
+            TargetError::Driver {
+                step: None,
+                message: "KeyError: 'steps'".to_owned(),
+                stderr: "faulty: plan plan-fault\n".to_owned()
+            }
+        );
+        assert!(err.to_string().contains("not the client"), "{err}");
+
+        let two_steps = plan(
+            "step-fault",
+            state.path(),
+            vec![step("GET", "http://origin.test/"), step("GET", "http://origin.test/2")],
+        );
+        let err = target.run(&two_steps).await.unwrap_err();
+        assert!(
+            matches!(&err, TargetError::Driver { step: Some(2), message, .. } if message == "cannot read the client's output"),
+            "{err:?}"
+        );
+
+        // A driver that says what went wrong is still in step with the harness.
+        let after = target.run(&simple("after", state.path())).await.expect("answer");
+        assert_eq!(pid(&before), pid(&after));
+    }
+
+    /// A target that only implements [`Target::run`]: the default
+    /// [`Target::run_within`] times the whole call, waiting included.
+    struct TimesTheWholeCall(DriverTarget);
+
+    impl Target for TimesTheWholeCall {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn version(&self) -> String {
+            self.0.version()
+        }
+        fn run<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<TargetRun, TargetError>> {
+            self.0.run(plan)
+        }
+    }
+
+    /// Four plans in flight (`-j 4`) on a pool of one process that takes a
+    /// second per plan: the last plan waits 3 s for the process, as long as
+    /// the limit, and must still get its answer.
+    #[tokio::test]
+    async fn waiting_for_a_free_process_does_not_count_against_the_limit() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let limit = Duration::from_secs(3);
+        let plans: Vec<Plan> = (0..4).map(|i| simple(&format!("p{i}"), state.path())).collect();
+
+        let target = fixture("slow.py").with_max_processes(1);
+        let runs = futures::future::join_all(plans.iter().map(|p| target.run_within(p, limit))).await;
+        for (i, run) in runs.iter().enumerate() {
+            let run = run.as_ref().unwrap_or_else(|e| panic!("plan {i}: {e}"));
+            assert_eq!(run.stderr, format!("slow: plan p{i}\n"));
+        }
+
+        // The same plans timed from the call: the last one waits out its
+        // limit in the queue, which is what the pool's own clock avoids.
+        let whole = TimesTheWholeCall(fixture("slow.py").with_max_processes(1));
+        let runs = futures::future::join_all(plans.iter().map(|p| whole.run_within(p, limit))).await;
+        assert!(
+            matches!(runs.last(), Some(Err(TargetError::Timeout { after_ms: 3000, .. }))),
+            "{runs:?}"
+        );
     }
 
     #[tokio::test]

@@ -4,6 +4,18 @@
 //! Three kinds: the in-process [`reference::ReferenceAgent`] (and its
 //! [`mutant::Mutant`]s), any Rust type implementing [`Target`], and
 //! [`driver::DriverTarget`], an external process speaking JSON lines.
+//!
+//! # Driver protocol
+//!
+//! One [`Plan`] per line in (JSON, bodies in base64), one answer per line
+//! out: `{"steps": [StepResult...], "unsupported": [...]}`, one step result
+//! per plan step. A step's `error` is the **client's** report that the
+//! transfer failed (judged like any other behaviour, e.g. curl's exit 47
+//! "Maximum redirects followed"). A driver that cannot carry out or read a
+//! step itself (an exception of its own, client output it cannot parse)
+//! says so in that step's `driver_error` instead, or in a top-level
+//! `driver_error` when it cannot handle the plan at all; either makes the
+//! case an `error` ([`TargetError::Driver`]), never the client's `fail`.
 
 pub mod driver;
 pub mod mutant;
@@ -16,6 +28,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +137,13 @@ pub enum TargetError {
     },
     /// The target answered for a different number of steps than asked.
     WrongStepCount { expected: usize, got: usize },
+    /// A driver reported a fault of its own (not of the client) for the
+    /// plan (`step` is `None`) or for step `step` (1-based).
+    Driver {
+        step: Option<usize>,
+        message: String,
+        stderr: String,
+    },
 }
 
 impl std::fmt::Display for TargetError {
@@ -138,6 +158,16 @@ impl std::fmt::Display for TargetError {
             TargetError::WrongStepCount { expected, got } => {
                 write!(f, "target answered {got} steps, {expected} were asked")
             }
+            TargetError::Driver {
+                step: Some(step),
+                message,
+                ..
+            } => write!(f, "the driver failed at step {step} (not the client): {message}"),
+            TargetError::Driver {
+                step: None, message, ..
+            } => {
+                write!(f, "the driver could not handle the plan (not the client): {message}")
+            }
         }
     }
 }
@@ -150,7 +180,8 @@ impl TargetError {
         match self {
             TargetError::Timeout { stderr, .. }
             | TargetError::Crashed { stderr, .. }
-            | TargetError::Garbage { stderr, .. } => stderr,
+            | TargetError::Garbage { stderr, .. }
+            | TargetError::Driver { stderr, .. } => stderr,
             _ => "",
         }
     }
@@ -168,4 +199,20 @@ pub trait Target: Send + Sync {
     }
     /// Run every step of the plan in one client session.
     fn run<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<TargetRun, TargetError>>;
+
+    /// [`Target::run`] within the case's time limit `limit`. By default the
+    /// clock runs for the whole call; a target that queues plans (a driver
+    /// pool waiting for a free process) overrides this to start the clock
+    /// only when the plan's work starts, so waiting is not counted.
+    fn run_within<'a>(&'a self, plan: &'a Plan, limit: Duration) -> BoxFuture<'a, Result<TargetRun, TargetError>> {
+        Box::pin(async move {
+            match tokio::time::timeout(limit, self.run(plan)).await {
+                Ok(answer) => answer,
+                Err(_elapsed) => Err(TargetError::Timeout {
+                    after_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                    stderr: String::new(),
+                }),
+            }
+        })
+    }
 }

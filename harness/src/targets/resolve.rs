@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::mutant::Mutant;
 use super::reference::ReferenceAgent;
-use super::spec::{KnownFailures, SpecError, TargetSpec};
+use super::spec::{KnownFailures, SpecError, TargetSpec, VersionCheck};
 use super::Target;
 
 /// A target ready to run, with what is expected of it.
@@ -14,6 +14,9 @@ pub struct Resolved {
     pub target: Arc<dyn Target>,
     /// The target's known failures (empty for the reference and mutants).
     pub known_failures: KnownFailures,
+    /// The client versions the known failures were made with (empty when
+    /// the target does not say, and for the reference and mutants).
+    pub tested_versions: Vec<String>,
     /// Set when the target cannot run on this machine (a required program is
     /// missing): the reason to show instead of running it.
     pub skip: Option<String>,
@@ -25,6 +28,17 @@ pub struct Resolved {
 pub enum ResolveError {
     UnknownMutant { name: String, known: Vec<String> },
     Spec(SpecError),
+}
+
+impl Resolved {
+    /// Whether the target's version is one its known failures were made with.
+    /// Asks the target its version (drivers run their `version_command` once).
+    pub fn version_check(&self) -> VersionCheck {
+        if self.tested_versions.is_empty() {
+            return VersionCheck::Undeclared;
+        }
+        VersionCheck::new(&self.tested_versions, &self.target.version())
+    }
 }
 
 impl std::fmt::Display for ResolveError {
@@ -71,9 +85,11 @@ pub fn resolve(name: &str, targets_root: &Path) -> Result<Resolved, ResolveError
         )
     });
     let known_failures = spec.known_failures.clone();
+    let tested_versions = spec.tested_versions.clone();
     Ok(Resolved {
         target: Arc::new(super::driver::DriverTarget::new(spec)),
         known_failures,
+        tested_versions,
         skip,
     })
 }
@@ -82,6 +98,7 @@ fn in_process(agent: ReferenceAgent) -> Resolved {
     Resolved {
         target: Arc::new(agent),
         known_failures: KnownFailures::default(),
+        tested_versions: Vec::new(),
         skip: None,
     }
 }

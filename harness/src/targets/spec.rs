@@ -1,5 +1,7 @@
-//! Target files: `targets/<name>/target.toml` (how to start a driver and what it
-//! lacks) and its known-failures file (case id → why the target fails it).
+//! Target files: `targets/<name>/target.toml` (how to start a driver, what it
+//! lacks, which client versions its known failures were made with) and its
+//! known-failures file (case id → the verdict the target is expected to get,
+//! and why).
 //!
 //! A target file, every key shown:
 //!
@@ -8,22 +10,36 @@
 //! description = "curl, the command-line client, run once per step"
 //! command = ["python3", "driver.py"]  # argv, started in this folder
 //! version_command = ["curl", "--version"]  # optional: first stdout line is the version
+//! tested_versions = ["curl 7.88.1"]   # optional: version lines the known failures were made with
 //! requires = ["python3", "curl"]      # programs that must be on PATH (else: skipped, with reason)
 //! unsupported = ["streamed-body", "final-fragment"]  # case::Feature values
 //! routing = "connect-to"              # "proxy" or "connect-to": the path a typical user takes
 //! known_failures = "known-failures.toml"  # optional, this is the default
 //! ```
 //!
-//! A known-failures file maps case ids to reasons, per profile:
+//! An entry of `tested_versions` matches a version line that starts with it
+//! and goes on with neither a letter, a digit nor a dot (`curl 7.88.1` matches
+//! `curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/7.88.1`, not `curl 7.88.10`).
+//! Against a version no entry matches, runs still compare the results with
+//! the known failures but say plainly that the version differs
+//! ([`VersionCheck`]).
+//!
+//! A known-failures file maps case ids to the verdict expected and the
+//! reason, per profile:
 //!
 //! ```toml
-//! [all]      # fails under every profile
-//! "redirect/303/put-becomes-get" = "-X pins the method on every hop"
-//! [rfc9110]  # fails only when judged by RFC 9110
-//! [fetch]    # fails only when judged by WHATWG Fetch
+//! [all]      # the same verdict under every profile
+//! "redirect/303/put-becomes-get" = { verdict = "fail", reason = "-X pins the method on every hop" }
+//! [rfc9110]  # only when judged by RFC 9110
+//! "redirect/301/put-keeps-method" = { verdict = "warn", reason = "..." }
+//! [fetch]    # only when judged by WHATWG Fetch
 //! ```
 //!
-//! An id sits in one table only, and every reason is a non-empty sentence.
+//! `verdict` is `fail`, `warn` or `error`: a case listed with one verdict
+//! that gets another (`fail` → `warn`, `warn` → `pass`, ...) is unexpected,
+//! and so is an unlisted case that gets `fail`, `warn` or `error`. An id in
+//! `[all]` sits in no other table; it may sit in both `[rfc9110]` and
+//! `[fetch]` (with different verdicts). Every reason is a non-empty sentence.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,6 +48,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::case::{Feature, Profile};
+use crate::verdict::VerdictKind;
 
 /// The file a target folder must hold.
 pub const TARGET_FILE: &str = "target.toml";
@@ -61,6 +78,9 @@ pub struct TargetSpec {
     pub command: Vec<String>,
     /// Argv whose first stdout line is the client's version.
     pub version_command: Option<Vec<String>>,
+    /// Version lines (prefixes) the known failures were made with; empty
+    /// when the target does not say.
+    pub tested_versions: Vec<String>,
     /// Programs that must be on `PATH`.
     pub requires: Vec<String>,
     /// Features the client lacks.
@@ -69,14 +89,75 @@ pub struct TargetSpec {
     pub known_failures: KnownFailures,
 }
 
-/// Case id → why the target is expected to fail it, per profile.
+/// Case id → the verdict the target is expected to get and why, per profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KnownFailures {
     /// The file read, `None` when the target has none.
     pub path: Option<PathBuf>,
-    all: BTreeMap<String, String>,
-    rfc9110: BTreeMap<String, String>,
-    fetch: BTreeMap<String, String>,
+    all: BTreeMap<String, KnownFailure>,
+    rfc9110: BTreeMap<String, KnownFailure>,
+    fetch: BTreeMap<String, KnownFailure>,
+}
+
+/// One entry of a known-failures file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFailure {
+    /// `fail`, `warn` or `error`: what the target gets on the case.
+    pub verdict: VerdictKind,
+    /// What the client does, and where that is documented.
+    pub reason: String,
+}
+
+impl KnownFailure {
+    /// The verdicts an entry may expect: the ones that are not a pass.
+    pub const VERDICTS: [VerdictKind; 3] = [VerdictKind::Fail, VerdictKind::Warn, VerdictKind::Error];
+}
+
+/// Whether the client's version is one the known failures were made with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VersionCheck {
+    /// The target file lists no `tested_versions`.
+    Undeclared,
+    /// The version line matches an entry of `tested_versions`.
+    Tested,
+    /// The version line matches none: verdicts that differ from the known
+    /// failures may come from the version.
+    Untested { version: String, tested: Vec<String> },
+}
+
+impl VersionCheck {
+    /// Compare the version line `version` with the `tested` prefixes.
+    pub fn new(tested: &[String], version: &str) -> VersionCheck {
+        if tested.is_empty() {
+            return VersionCheck::Undeclared;
+        }
+        let version = version.trim();
+        let matches = |prefix: &String| {
+            version
+                .strip_prefix(prefix.trim())
+                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '.'))
+        };
+        if tested.iter().any(matches) {
+            VersionCheck::Tested
+        } else {
+            VersionCheck::Untested {
+                version: version.to_owned(),
+                tested: tested.to_vec(),
+            }
+        }
+    }
+
+    /// The sentence to show next to the results, when there is one to say.
+    pub fn note(&self, target: &str) -> Option<String> {
+        match self {
+            VersionCheck::Untested { version, tested } => Some(format!(
+                "`{target}` is {version}, but its known failures were made with {}: results that differ from them may come from the version, not from a regression",
+                tested.join(", ")
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Why a target file or known-failures file could not be used.
@@ -151,6 +232,8 @@ struct RawSpec {
     #[serde(default)]
     version_command: Option<Spanned<Vec<String>>>,
     #[serde(default)]
+    tested_versions: Vec<Spanned<String>>,
+    #[serde(default)]
     requires: Vec<Spanned<String>>,
     #[serde(default)]
     unsupported: BTreeSet<Feature>,
@@ -164,11 +247,19 @@ struct RawSpec {
 #[serde(deny_unknown_fields)]
 struct RawKnownFailures {
     #[serde(default)]
-    all: BTreeMap<String, Spanned<String>>,
+    all: BTreeMap<String, Spanned<RawKnownFailure>>,
     #[serde(default)]
-    rfc9110: BTreeMap<String, Spanned<String>>,
+    rfc9110: BTreeMap<String, Spanned<RawKnownFailure>>,
     #[serde(default)]
-    fetch: BTreeMap<String, Spanned<String>>,
+    fetch: BTreeMap<String, Spanned<RawKnownFailure>>,
+}
+
+/// One entry as written: `{ verdict = "fail", reason = "..." }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKnownFailure {
+    verdict: Spanned<VerdictKind>,
+    reason: Spanned<String>,
 }
 
 impl TargetSpec {
@@ -248,6 +339,16 @@ impl TargetSpec {
         if let Some(argv) = &raw.version_command {
             check_argv(argv.get_ref(), "version_command").map_err(|m| bad(argv.span(), "version_command", m, None))?;
         }
+        for version in &raw.tested_versions {
+            if version.get_ref().trim().is_empty() {
+                return Err(bad(
+                    version.span(),
+                    "tested_versions",
+                    "empty version".to_owned(),
+                    Some("write the start of the version line, e.g. `curl 7.88.1`".to_owned()),
+                ));
+            }
+        }
         for program in &raw.requires {
             if program.get_ref().trim().is_empty() {
                 return Err(bad(program.span(), "requires", "empty program name".to_owned(), None));
@@ -291,6 +392,11 @@ impl TargetSpec {
             dir: dir.to_path_buf(),
             command: raw.command.into_inner(),
             version_command: raw.version_command.map(Spanned::into_inner),
+            tested_versions: raw
+                .tested_versions
+                .into_iter()
+                .map(|v| v.into_inner().trim().to_owned())
+                .collect(),
             requires: raw.requires.into_iter().map(Spanned::into_inner).collect(),
             unsupported: raw.unsupported,
             routing: raw.routing,
@@ -325,47 +431,83 @@ impl KnownFailures {
 
     /// Parse a known-failures file's text.
     pub fn parse(text: &str, path: &Path) -> Result<KnownFailures, SpecError> {
-        let raw: RawKnownFailures = toml::from_str(text).map_err(|e| from_toml(path, text, &e))?;
+        let raw: RawKnownFailures = toml::from_str(text).map_err(|e| {
+            let mut error = from_toml(path, text, &e);
+            if let SpecError::Invalid { message, help, .. } = &mut error {
+                if message.contains("expected struct RawKnownFailure") {
+                    *message = "an entry is a table, not a plain reason".to_owned();
+                    *help = Some("write `{ verdict = \"fail\", reason = \"...\" }`".to_owned());
+                }
+            }
+            error
+        })?;
         let tables = [("all", &raw.all), ("rfc9110", &raw.rfc9110), ("fetch", &raw.fetch)];
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
         for (table, entries) in tables {
-            for (id, reason) in entries {
-                let key = Some(format!("{table}.\"{id}\""));
+            for (id, entry) in entries {
+                let key = |field: &str| Some(format!("{table}.\"{id}\"{field}"));
+                let entry_ref = entry.get_ref();
                 if let Some(problem) = bad_case_id(id) {
                     return Err(invalid(
                         path,
                         text,
-                        reason.span(),
-                        key,
+                        entry.span(),
+                        key(""),
                         problem,
                         Some("a case id is its path under suites/ without `.toml`".to_owned()),
                     ));
                 }
-                if reason.get_ref().trim().is_empty() {
+                let verdict = *entry_ref.verdict.get_ref();
+                if !KnownFailure::VERDICTS.contains(&verdict) {
                     return Err(invalid(
                         path,
                         text,
-                        reason.span(),
-                        key,
+                        entry_ref.verdict.span(),
+                        key(".verdict"),
+                        format!("`{verdict}` is not a failure to expect"),
+                        Some("use `fail`, `warn` or `error`; remove the entry when the case passes".to_owned()),
+                    ));
+                }
+                if entry_ref.reason.get_ref().trim().is_empty() {
+                    return Err(invalid(
+                        path,
+                        text,
+                        entry_ref.reason.span(),
+                        key(".reason"),
                         "empty reason".to_owned(),
-                        Some("say why the target fails this case".to_owned()),
+                        Some("say what the target does and where that is documented".to_owned()),
                     ));
                 }
-                if let Some(first) = seen.insert(id, table) {
-                    return Err(invalid(
-                        path,
-                        text,
-                        reason.span(),
-                        key,
-                        format!("`{id}` is listed under both [{first}] and [{table}]"),
-                        Some("keep it in [all] when it fails under every profile, else in one profile table".into()),
-                    ));
+                // [all] excludes the profile tables; the two profile tables
+                // may both list an id (with different verdicts).
+                if let Some(first) = seen.get(id.as_str()).copied() {
+                    if first == "all" || table == "all" {
+                        return Err(invalid(
+                            path,
+                            text,
+                            entry.span(),
+                            key(""),
+                            format!("`{id}` is listed under both [{first}] and [{table}]"),
+                            Some(
+                                "keep it in [all] when the verdict is the same under every profile, else in the profile tables"
+                                    .into(),
+                            ),
+                        ));
+                    }
                 }
+                seen.insert(id, table);
             }
         }
-        let plain = |m: &BTreeMap<String, Spanned<String>>| -> BTreeMap<String, String> {
+        let plain = |m: &BTreeMap<String, Spanned<RawKnownFailure>>| -> BTreeMap<String, KnownFailure> {
             m.iter()
-                .map(|(id, r)| (id.clone(), r.get_ref().trim().to_owned()))
+                .map(|(id, entry)| {
+                    let entry = entry.get_ref();
+                    let known = KnownFailure {
+                        verdict: *entry.verdict.get_ref(),
+                        reason: entry.reason.get_ref().trim().to_owned(),
+                    };
+                    (id.clone(), known)
+                })
                 .collect()
         };
         Ok(KnownFailures {
@@ -376,13 +518,14 @@ impl KnownFailures {
         })
     }
 
-    /// Why `case_id` is expected to fail under `profile`, if it is.
+    /// The verdict expected of `case_id` under `profile` and why, if listed.
+    pub fn expected(&self, case_id: &str, profile: Profile) -> Option<&KnownFailure> {
+        self.table(profile).get(case_id).or_else(|| self.all.get(case_id))
+    }
+
+    /// Why `case_id` is expected not to pass under `profile`, if it is.
     pub fn reason(&self, case_id: &str, profile: Profile) -> Option<&str> {
-        let table = match profile {
-            Profile::Rfc9110 => &self.rfc9110,
-            Profile::Fetch => &self.fetch,
-        };
-        table.get(case_id).or_else(|| self.all.get(case_id)).map(String::as_str)
+        self.expected(case_id, profile).map(|k| k.reason.as_str())
     }
 
     /// Every case id the file names, under any profile.
@@ -395,13 +538,20 @@ impl KnownFailures {
             .collect()
     }
 
-    /// The case ids expected to fail under `profile`.
+    /// The case ids listed under `profile`.
     pub fn ids_for(&self, profile: Profile) -> BTreeSet<&str> {
-        let table = match profile {
+        self.all
+            .keys()
+            .chain(self.table(profile).keys())
+            .map(String::as_str)
+            .collect()
+    }
+
+    fn table(&self, profile: Profile) -> &BTreeMap<String, KnownFailure> {
+        match profile {
             Profile::Rfc9110 => &self.rfc9110,
             Profile::Fetch => &self.fetch,
-        };
-        self.all.keys().chain(table.keys()).map(String::as_str).collect()
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -703,12 +853,14 @@ routing = "proxy"
 
     const KNOWN: &str = r#"# why curl fails these
 [all]
-"redirect/303/put-becomes-get" = "-X pins the method on every hop"
+"redirect/303/put-becomes-get" = { verdict = "fail", reason = "-X pins the method on every hop" }
 
 [fetch]
-"redirect/302/post-becomes-get" = "keeps POST on 302"
+"redirect/302/post-becomes-get" = { verdict = "fail", reason = "keeps POST on 302" }
+"redirect/301/put-keeps-method" = { verdict = "error", reason = "times out" }
 
 [rfc9110]
+"redirect/301/put-keeps-method" = { verdict = "warn", reason = "drops the body" }
 "#;
 
     #[test]
@@ -722,8 +874,11 @@ routing = "proxy"
         );
         for profile in Profile::ALL {
             assert_eq!(
-                known.reason("redirect/303/put-becomes-get", profile),
-                Some("-X pins the method on every hop")
+                known.expected("redirect/303/put-becomes-get", profile),
+                Some(&KnownFailure {
+                    verdict: VerdictKind::Fail,
+                    reason: "-X pins the method on every hop".to_owned()
+                })
             );
         }
         assert_eq!(
@@ -732,43 +887,115 @@ routing = "proxy"
         );
         assert_eq!(known.reason("redirect/302/post-becomes-get", Profile::Rfc9110), None);
         assert_eq!(known.reason("redirect/307/post-keeps-body", Profile::Fetch), None);
+        let verdict = |profile| {
+            known
+                .expected("redirect/301/put-keeps-method", profile)
+                .map(|k| k.verdict)
+        };
+        assert_eq!(verdict(Profile::Rfc9110), Some(VerdictKind::Warn));
+        assert_eq!(verdict(Profile::Fetch), Some(VerdictKind::Error));
         assert_eq!(
             known.ids(),
-            BTreeSet::from(["redirect/302/post-becomes-get", "redirect/303/put-becomes-get"])
+            BTreeSet::from([
+                "redirect/301/put-keeps-method",
+                "redirect/302/post-becomes-get",
+                "redirect/303/put-becomes-get"
+            ])
         );
         assert_eq!(
             known.ids_for(Profile::Rfc9110),
-            BTreeSet::from(["redirect/303/put-becomes-get"])
+            BTreeSet::from(["redirect/301/put-keeps-method", "redirect/303/put-becomes-get"])
         );
     }
 
     #[test]
     fn known_failures_errors_are_located() {
         let path = Path::new("known-failures.toml");
-        let twice = format!("{KNOWN}\"redirect/303/put-becomes-get\" = \"again\"\n");
+        let twice = format!("{KNOWN}\"redirect/303/put-becomes-get\" = {{ verdict = \"fail\", reason = \"again\" }}\n");
         let (line, column, key, message, _) = located(KnownFailures::parse(&twice, path).unwrap_err());
-        assert_eq!((line, column), (9, 34));
+        assert_eq!((line, column), (11, 34));
         assert_eq!(key.as_deref(), Some("rfc9110.\"redirect/303/put-becomes-get\""));
         assert!(message.contains("[all] and [rfc9110]"), "{message}");
 
-        let empty = "[all]\n\"a/b\" = \"  \"\n";
-        let (line, _, _, message, _) = located(KnownFailures::parse(empty, path).unwrap_err());
-        assert_eq!((line, message.as_str()), (2, "empty reason"));
+        let empty = "[all]\n\"a/b\" = { verdict = \"fail\", reason = \"  \" }\n";
+        let (line, column, key, message, _) = located(KnownFailures::parse(empty, path).unwrap_err());
+        assert_eq!((line, column, message.as_str()), (2, 38, "empty reason"));
+        assert_eq!(key.as_deref(), Some("all.\"a/b\".reason"));
 
-        let file_name = "[fetch]\n\"a/b.toml\" = \"why\"\n";
+        let file_name = "[fetch]\n\"a/b.toml\" = { verdict = \"fail\", reason = \"why\" }\n";
         let (line, _, _, message, _) = located(KnownFailures::parse(file_name, path).unwrap_err());
         assert_eq!(line, 2);
         assert!(message.contains("names a file"), "{message}");
 
-        let table = "[all]\n[fecth]\n\"a/b\" = \"why\"\n";
+        let table = "[all]\n[fecth]\n\"a/b\" = { verdict = \"fail\", reason = \"why\" }\n";
         let (line, _, _, _, help) = located(KnownFailures::parse(table, path).unwrap_err());
         assert_eq!(line, 2);
         assert_eq!(help.as_deref(), Some("did you mean `fetch`?"));
     }
 
     #[test]
+    fn known_failure_verdicts_are_checked_and_located() {
+        let path = Path::new("known-failures.toml");
+        let pass = "[all]\n\"a/b\" = { verdict = \"pass\", reason = \"why\" }\n";
+        let (line, column, key, message, help) = located(KnownFailures::parse(pass, path).unwrap_err());
+        assert_eq!((line, column), (2, 21));
+        assert_eq!(key.as_deref(), Some("all.\"a/b\".verdict"));
+        assert!(message.contains("`pass` is not a failure"), "{message}");
+        assert!(help.is_some_and(|h| h.contains("`fail`, `warn` or `error`")));
+
+        let unknown = "[all]\n\"a/b\" = { verdict = \"fial\", reason = \"why\" }\n";
+        let (line, column, _, message, _) = located(KnownFailures::parse(unknown, path).unwrap_err());
+        assert_eq!((line, column), (2, 21));
+        assert!(message.contains("fial"), "{message}");
+
+        let missing = "[rfc9110]\n\"a/b\" = { reason = \"why\" }\n";
+        let (line, _, _, message, _) = located(KnownFailures::parse(missing, path).unwrap_err());
+        assert_eq!(line, 2);
+        assert!(message.contains("missing field `verdict`"), "{message}");
+
+        let extra = "[rfc9110]\n\"a/b\" = { verdict = \"warn\", reason = \"why\", reasn = \"x\" }\n";
+        let (line, _, _, message, help) = located(KnownFailures::parse(extra, path).unwrap_err());
+        assert_eq!(line, 2);
+        assert!(message.contains("unknown field `reasn`"), "{message}");
+        assert_eq!(help.as_deref(), Some("did you mean `reason`?"));
+
+        // The format before verdicts were recorded: a plain reason.
+        let plain = "[all]\n\"a/b\" = \"why\"\n";
+        let (line, column, _, message, help) = located(KnownFailures::parse(plain, path).unwrap_err());
+        assert_eq!((line, column), (2, 9));
+        assert_eq!(message, "an entry is a table, not a plain reason");
+        assert!(help.is_some_and(|h| h.contains("verdict = ")));
+    }
+
+    #[test]
+    fn versions_match_by_prefix_up_to_a_word_boundary() {
+        let tested = vec!["curl 7.88.1".to_owned(), "curl 8.5.0".to_owned()];
+        let line = "curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/7.88.1 OpenSSL/3.0.19";
+        assert_eq!(VersionCheck::new(&tested, line), VersionCheck::Tested);
+        assert_eq!(VersionCheck::new(&tested, "curl 8.5.0"), VersionCheck::Tested);
+        let newer = VersionCheck::new(&tested, "curl 7.88.10 (x86_64-pc-linux-gnu)");
+        assert!(matches!(&newer, VersionCheck::Untested { version, .. } if version.starts_with("curl 7.88.10")));
+        let note = newer.note("curl").expect("a note");
+        assert!(note.contains("curl 7.88.1, curl 8.5.0"), "{note}");
+        assert_eq!(VersionCheck::new(&[], line), VersionCheck::Undeclared);
+        assert_eq!(VersionCheck::new(&[], line).note("curl"), None);
+        assert_eq!(VersionCheck::Tested.note("curl"), None);
+    }
+
+    #[test]
+    fn tested_versions_are_read_and_checked() {
+        let dir = target_dir(&format!("{GOOD}tested_versions = [\"demo 1.2\"]\n"), None);
+        let spec = TargetSpec::load(dir.path()).expect("valid target");
+        assert_eq!(spec.tested_versions, ["demo 1.2"]);
+        let dir = target_dir(&format!("{GOOD}tested_versions = [\" \"]\n"), None);
+        let (line, column, key, message, _) = located(TargetSpec::load(dir.path()).unwrap_err());
+        assert_eq!((line, column, key.as_deref()), (8, 20, Some("tested_versions")));
+        assert_eq!(message, "empty version");
+    }
+
+    #[test]
     fn a_broken_known_failures_file_fails_the_target() {
-        let dir = target_dir(GOOD, Some("[all]\n\"a/b\" = 3\n"));
+        let dir = target_dir(GOOD, Some("[all]\n\"a/b\" = { verdict = \"fail\", reason = 3 }\n"));
         let err = TargetSpec::load(dir.path()).unwrap_err();
         assert!(err.to_string().contains("known-failures.toml:2:"), "{err}");
         let dir = target_dir(&format!("{GOOD}known_failures = \"../elsewhere.toml\"\n"), None);
