@@ -234,10 +234,10 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
             },
         );
     }
+    let level_of = |m: &Mismatch| catalogue.get(&m.rule).map(|r| r.level.under(profile));
     let level = evidence
         .iter()
-        .filter_map(|m| catalogue.get(&m.rule))
-        .map(|r| r.level.under(profile))
+        .filter_map(level_of)
         .min()
         .unwrap_or_else(|| case_level(case, catalogue).under(profile));
     let kind = match level {
@@ -245,8 +245,11 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
         Level::Should => VerdictKind::Warn,
         _ => VerdictKind::Info,
     };
+    // The line for people names a miss that decided the verdict.
     let mut detail = evidence
-        .first()
+        .iter()
+        .find(|m| level_of(m) == Some(level))
+        .or(evidence.first())
         .map(ToString::to_string)
         .unwrap_or_else(|| "no outcome matched".into());
     if let Some(name) = closest_name.filter(|_| case.outcomes().nth(1).is_some()) {
@@ -755,10 +758,10 @@ why = "WHATWG algorithm steps are requirements."
         let outcome = "[expect]\n[[expect.hop]]\nindex = 2\nrule = \"SHOULD-RULE\"\nmethod = \"POST\"\n\
                        [[expect.hop]]\nindex = 2\nrule = \"FETCH-RULE\"\nbody = { step = 1 }\n";
         let case = case("[\"SHOULD-RULE\", \"FETCH-RULE\"]", outcome);
-        assert_eq!(
-            judge(&case, &catalogue(), Profile::Fetch, &observed("GET", "")).kind,
-            VerdictKind::Fail
-        );
+        let under_fetch = judge(&case, &catalogue(), Profile::Fetch, &observed("GET", ""));
+        assert_eq!(under_fetch.kind, VerdictKind::Fail);
+        // The line for people names the miss that decided, not the first one.
+        assert!(under_fetch.detail.contains("FETCH-RULE"), "{}", under_fetch.detail);
         assert_eq!(
             judge(&case, &catalogue(), Profile::Rfc9110, &observed("GET", "")).kind,
             VerdictKind::Warn
