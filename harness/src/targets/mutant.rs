@@ -83,6 +83,10 @@ mutants! {
     ResolveAgainstFirstUrl => ["LOC-CHAIN-BASE", "LOC-RESOLVE", "RED-TARGET"] "RFC 9110 §10.2.2, RFC 3986 §5.1.3: Location resolves against the URI that got the 3xx",
     /// Relative paths merge with the whole base path, as if it ended in `/`.
     ResolveAgainstFullPath => ["URI-ALGO", "LOC-RESOLVE"] "RFC 3986 §5.2.3: merging drops the base's last segment",
+    /// A network-path reference (`//g`) is taken as an absolute path: `//g` against
+    /// `http://a/b/c/d;p?q` becomes `http://a//g`.
+    NetworkPathAsPath => ["URI-ALGO", "LOC-RESOLVE", "URL-SLASHES"] "RFC 3986 §5.2.2, §5.4.1, WHATWG URL relative slash state: \
+        a reference starting with `//` replaces the authority",
     /// Dot segments are removed from the query too.
     DotSegmentsInQuery => ["URI-QSEP", "URI-ALGO"] "RFC 3986 §5.2.4 note, §5.4.2: the query is split off before dot segments are removed",
     /// `http:g` is read as the relative `g` (the backward-compatible reading).
@@ -119,6 +123,10 @@ mutants! {
     /// Proxy-Authorization is kept across an origin change.
     KeepProxyAuthorizationCrossOrigin => ["RED-HDR-AUTO"] "RFC 9110 §15.4 item 2: Proxy-Authorization is not carried to \
         another origin",
+    /// Proxy-Authorization is dropped on every redirect, same origin included (a client that
+    /// treats it as a field it generated for one request only).
+    DropProxyAuthorizationSameOrigin => ["RED-HDR-AUTO"] "RFC 9110 §15.4: the original request is resent; a caller's \
+        Proxy-Authorization stays with a same-origin follow-up",
     /// Dropped credentials come back when the chain returns to the first origin (A→B→A).
     ReaddCredentialsOnReturn => ["RED-HDR-SENS", "FET-AUTHZ"] "RFC 9110 §15.4 item 3: once a chain left the origin, it cannot be \
         trusted to bring credentials back",
