@@ -83,6 +83,10 @@ mutants! {
     ResolveAgainstFirstUrl => ["LOC-CHAIN-BASE", "LOC-RESOLVE", "RED-TARGET"] "RFC 9110 §10.2.2, RFC 3986 §5.1.3: Location resolves against the URI that got the 3xx",
     /// Relative paths merge with the whole base path, as if it ended in `/`.
     ResolveAgainstFullPath => ["URI-ALGO", "LOC-RESOLVE"] "RFC 3986 §5.2.3: merging drops the base's last segment",
+    /// A network-path reference (`//g`) is taken as an absolute path: `//g` against
+    /// `http://a/b/c/d;p?q` becomes `http://a//g`.
+    NetworkPathAsPath => ["URI-ALGO", "LOC-RESOLVE", "URL-SLASHES"] "RFC 3986 §5.2.2, §5.4.1, WHATWG URL relative slash state: \
+        a reference starting with `//` replaces the authority",
     /// Dot segments are removed from the query too.
     DotSegmentsInQuery => ["URI-QSEP", "URI-ALGO"] "RFC 3986 §5.2.4 note, §5.4.2: the query is split off before dot segments are removed",
     /// `http:g` is read as the relative `g` (the backward-compatible reading).
@@ -119,6 +123,10 @@ mutants! {
     /// Proxy-Authorization is kept across an origin change.
     KeepProxyAuthorizationCrossOrigin => ["RED-HDR-AUTO"] "RFC 9110 §15.4 item 2: Proxy-Authorization is not carried to \
         another origin",
+    /// Proxy-Authorization is dropped on every redirect, same origin included (a client that
+    /// treats it as a field it generated for one request only).
+    DropProxyAuthorizationSameOrigin => ["RED-HDR-AUTO"] "RFC 9110 §15.4: the original request is resent; a caller's \
+        Proxy-Authorization stays with a same-origin follow-up",
     /// Dropped credentials come back when the chain returns to the first origin (A→B→A).
     ReaddCredentialsOnReturn => ["RED-HDR-SENS", "FET-AUTHZ"] "RFC 9110 §15.4 item 3: once a chain left the origin, it cannot be \
         trusted to bring credentials back",
@@ -164,7 +172,8 @@ mutants! {
     HstsKeepsPort80 => ["HSTS-UA-PORT80"] "RFC 6797 §8.3 step 5: an explicit port 80 becomes 443",
     /// An upgraded URL loses its explicit non-80 port.
     HstsDropsExplicitPort => ["HSTS-UA-PORTX"] "RFC 6797 §8.3 step 5: another explicit port is preserved",
-    /// An upgraded URL without port gets an explicit `:443`.
+    /// An upgraded URL without port gets an explicit `:443`, which its Host field carries (RFC 9112
+    /// §3.2: Host is the target URI's authority; without that the added port would be invisible).
     HstsAddsPort443 => ["HSTS-UA-NOPORT"] "RFC 6797 §8.3 step 5: no port is added when none was explicit",
     /// A forgiving STS parser: directives split on `;` or `,`, quotes need not
     /// close, max-age is read from its leading digits.
@@ -194,6 +203,9 @@ mutants! {
     HstsAcceptsDuplicates => ["HSTS-SYN-ONCE"] "RFC 6797 §6.1 item 2: a field with a repeated directive is invalid",
     /// max-age=0 is not special: it notes (or keeps) the host for the session.
     HstsIgnoresMaxAgeZero => ["HSTS-UA-ZERO"] "RFC 6797 §6.1.1 note, §8.1: max-age=0 deletes the Known HSTS Host",
+    /// Directives before max-age are ignored (a parser that looks for max-age and reads on from
+    /// there): `includeSubDomains; max-age=60` notes the host without includeSubDomains.
+    HstsDirectivesBeforeMaxAgeIgnored => ["HSTS-SYN-ORDER"] "RFC 6797 §6.1 item 1: the order of directives is not significant",
     /// A host already known keeps its first max-age and includeSubDomains (max-age=0 still deletes).
     HstsKeepsFirstPolicy => ["HSTS-UA-UPDATE"] "RFC 6797 §8.1.1: a later valid STS updates the cached max-age and \
         includeSubDomains",
@@ -213,10 +225,13 @@ mutants! {
     HstsRejectsQuoted => ["HSTS-SYN-QUOTED"] "RFC 6797 §6.1, §6.2: max-age may be a quoted-string",
     /// Entries never expire.
     HstsNoExpiry => ["HSTS-UA-EXPIRE"] "RFC 6797 §8.1.1: an entry expires after max-age seconds",
+    /// max-age is counted in milliseconds, so entries expire a thousand times too early.
+    HstsMaxAgeInMilliseconds => ["HSTS-UA-EXPIRE"] "RFC 6797 §8.1.1: an entry lives max-age seconds after reception",
     /// STS is noted although certificate verification failed (verification switched off).
     HstsNotesDespiteTlsError => ["HSTS-UA-TLSERR"] "RFC 6797 §8.1: STS is noted only over a connection without TLS errors",
-    /// The step's insecure flag overrides the hard fail for a Known HSTS Host.
-    HstsSoftFail => ["HSTS-UA-HARDFAIL"] "RFC 6797 §8.4, §12.1: any TLS error to a Known HSTS Host is fatal, without recourse",
+    /// The step's insecure flag (the user switching verification off) overrides the hard fail for
+    /// a Known HSTS Host.
+    HstsSoftFail => ["HSTS-UA-NORECOURSE"] "RFC 6797 §12.1: a TLS error to a Known HSTS Host is fatal with no user recourse",
     /// An includeSubDomains entry matches any host ending in its name (`xh.test` matches `h.test`).
     HstsSuffixMatch => ["HSTS-UA-MATCH"] "RFC 6797 §8.2: superdomain matching is label-wise",
     /// An includeSubDomains entry covers everything below its parent domain, the way a cookie
@@ -237,6 +252,9 @@ mutants! {
     HstsNoUpgrade => ["HSTS-UA-UPGRADE", "FET-HSTS"] "RFC 6797 §8.3: an http URI of a Known HSTS Host is loaded over https",
     /// `localhost` and the names below it are upgraded under the fetch profile.
     HstsUpgradesLocalhostUnderFetch => ["FET-HSTS"] "Fetch main fetch: HSTS never applies to localhost",
+    /// Preloaded entries cover only their own host: includeSubDomains on a preloaded entry is ignored.
+    HstsPreloadWithoutSubdomains => ["HSTS-ISD"] "RFC 6797 §12.3, §8.2: a preloaded includeSubDomains entry covers subdomains \
+        like a noted one",
     /// The preload list is ignored.
     HstsNoPreload => ["HSTS-UA-UPGRADE"] "RFC 6797 §12.3: preloaded hosts are Known HSTS Hosts from the start",
 }

@@ -69,6 +69,8 @@ pub struct ParseQuirks {
     pub reject_overflow: bool,
     /// A max-age with a leading zero (`060`) is an error.
     pub reject_leading_zeros: bool,
+    /// Directives before max-age are skipped.
+    pub ignore_before_max_age: bool,
 }
 
 /// The max-age a forgiving parser assumes (the `HstsDefaultMaxAge` mutant).
@@ -86,6 +88,7 @@ impl ParseQuirks {
             strict_whitespace: rules.breaks(Mutant::HstsStrictWhitespace),
             reject_overflow: rules.breaks(Mutant::HstsRejectsHugeMaxAge),
             reject_leading_zeros: rules.breaks(Mutant::HstsRejectsLeadingZeros),
+            ignore_before_max_age: rules.breaks(Mutant::HstsDirectivesBeforeMaxAgeIgnored),
         }
     }
 }
@@ -211,7 +214,7 @@ fn parse_sts_strictly(value: &str, quirks: ParseQuirks) -> Result<StsPolicy, Sts
             if directive_value.is_some() {
                 return Err(StsError::ValuedIncludeSubDomains);
             }
-            include_subdomains = true;
+            include_subdomains = max_age.is_some() || !quirks.ignore_before_max_age;
         } else if quirks.reject_unknown {
             return Err(StsError::Unknown { name: name.to_owned() });
         }
@@ -365,6 +368,9 @@ impl HstsStore {
                     continue;
                 }
                 _ if rules.breaks(Mutant::HstsKeepsFirstPolicy) && self.entries.contains_key(&name) => continue,
+                seconds if rules.breaks(Mutant::HstsMaxAgeInMilliseconds) => {
+                    now.checked_add(Duration::from_millis(seconds))
+                }
                 seconds => now.checked_add(Duration::from_secs(seconds)),
             };
             self.entries.insert(
@@ -680,6 +686,24 @@ mod tests {
     }
 
     #[test]
+    fn port_mutant_adds_443_to_an_upgraded_url_without_port() {
+        let now = Instant::now();
+        let mut store = HstsStore::new();
+        store.preload("h.test", false, now);
+        let adds = Rules {
+            profile: Profile::Rfc9110,
+            mutant: Some(Mutant::HstsAddsPort443),
+        };
+        let mut url = RequestUrl::parse(Profile::Rfc9110, "http://h.test/x", Leniency::default()).unwrap();
+        upgrade(&mut url, &mut store, now, adds);
+        assert_eq!(url.to_string(), "https://h.test:443/x");
+        assert_eq!(
+            (url.authority(), url.host_header()),
+            ("h.test:443".to_owned(), "h.test".to_owned())
+        );
+    }
+
+    #[test]
     fn fetch_never_upgrades_localhost() {
         let now = Instant::now();
         let mut store = HstsStore::new();
@@ -742,6 +766,15 @@ mod tests {
         ] {
             assert!(parse_sts(field, strict).is_ok(), "{field}");
         }
+        let order = quirks(broken(Mutant::HstsDirectivesBeforeMaxAgeIgnored));
+        assert_eq!(
+            parse_sts("includeSubDomains; max-age=60", order).map_err(|_| ()),
+            ok(60, false)
+        );
+        assert_eq!(
+            parse_sts("max-age=60; includeSubDomains", order).map_err(|_| ()),
+            ok(60, true)
+        );
         let zeros = quirks(broken(Mutant::HstsRejectsLeadingZeros));
         assert!(parse_sts("max-age=060", zeros).is_err());
         assert_eq!(parse_sts("max-age=0", zeros).map(|p| p.max_age), Ok(0));
@@ -803,5 +836,14 @@ mod tests {
         };
         store.note("e.test", false, policy(1, false), now, STRICT);
         assert!(store.is_known("e.test", false, now + Duration::from_secs(5), no_expiry));
+        let millis = Rules {
+            profile: Profile::Rfc9110,
+            mutant: Some(Mutant::HstsMaxAgeInMilliseconds),
+        };
+        store.note("m.test", false, policy(30, false), now, millis);
+        store.note("s.test", false, policy(30, false), now, STRICT);
+        assert!(store.is_known("m.test", false, now + Duration::from_millis(29), millis));
+        assert!(!store.is_known("m.test", false, now + Duration::from_secs(1), millis));
+        assert!(known(&mut store, "s.test", now + Duration::from_secs(1)));
     }
 }

@@ -153,7 +153,8 @@ async fn run_plan(rules: Rules, route: Route, plan: &Plan) -> TargetRun {
     if !rules.breaks(Mutant::HstsNoPreload) {
         let now = Instant::now();
         for entry in &plan.preload {
-            session.hsts.preload(&entry.host, entry.include_subdomains, now);
+            let include_subdomains = entry.include_subdomains && !rules.breaks(Mutant::HstsPreloadWithoutSubdomains);
+            session.hsts.preload(&entry.host, include_subdomains, now);
         }
     }
     let mut steps = Vec::with_capacity(plan.steps.len());
@@ -208,6 +209,10 @@ impl Session {
         loop {
             let host_header = if rules.breaks(Mutant::StaleHost) {
                 first_host.clone()
+            } else if rules.breaks(Mutant::HstsAddsPort443) {
+                // The port the mutant added shows only where the authority is
+                // written as it stands (RFC 9112 §3.2).
+                request.url.authority()
             } else {
                 request.url.host_header()
             };

@@ -269,7 +269,14 @@ fn target_url(rules: Rules, chain: &Chain, request: &Request, location: &str) ->
         _ => location,
     };
     let literal_percent_dots = rules.breaks(Mutant::LiteralPercentDots) && url_profile == Profile::Fetch;
-    let mut resolved = if rules.breaks(Mutant::NaiveResolve) {
+    let misread_network_path = if rules.breaks(Mutant::NetworkPathAsPath) {
+        resolve::network_path_as_path(&base, location)
+    } else {
+        None
+    };
+    let mut resolved = if let Some(glued) = misread_network_path {
+        glued
+    } else if rules.breaks(Mutant::NaiveResolve) {
         resolve::resolve_naive(&base, location)
     } else if literal_percent_dots {
         resolve::resolve_whatwg_literal_percent_dots(&base, location).map_err(RedirectError::BadLocation)?
@@ -372,6 +379,10 @@ fn apply_credential_rules(rules: Rules, chain: &mut Chain, previous: &Request, f
                 _ => true,
             }
         });
+    } else if rules.breaks(Mutant::DropProxyAuthorizationSameOrigin) {
+        follow
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("proxy-authorization"));
     }
     let back_home = follow.url.origin() == chain.first_url.origin();
     if back_home && chain.credentials_dropped && rules.breaks(Mutant::ReaddCredentialsOnReturn) {
@@ -544,6 +555,17 @@ mod tests {
     }
 
     #[test]
+    fn proxy_authorization_mutant_drops_it_on_the_same_origin() {
+        let start = request("GET", "http://a.test/");
+        let same = follow(broken(Mutant::DropProxyAuthorizationSameOrigin), &start, 302, "/same");
+        assert_eq!(
+            names(&same),
+            ["content-type", "authorization", "cookie", "x-keep", "referer"]
+        );
+        assert!(names(&follow(RFC, &start, 302, "/same")).contains(&"proxy-authorization".to_owned()));
+    }
+
+    #[test]
     fn readding_mutant_restores_credentials_at_home() {
         let rules = broken(Mutant::ReaddCredentialsOnReturn);
         let start = request("GET", "http://a.test/");
@@ -694,6 +716,17 @@ mod tests {
         assert_eq!(via(Mutant::KeepBaseQuery, "g?y"), "http://a.test/b/c/g?y");
         assert_eq!(via(Mutant::DotPrefixSegments, "..g"), "http://a.test/b/g");
         assert_eq!(via(Mutant::DotPrefixSegments, "g."), "http://a.test/b/c/g");
+        assert_eq!(follow(RFC, &req, 302, "//g").url.to_string(), "http://g");
+        assert_eq!(via(Mutant::NetworkPathAsPath, "//g"), "http://a.test//g");
+        assert_eq!(via(Mutant::NetworkPathAsPath, "/g"), "http://a.test/g");
+        let network_path_under_fetch = Rules {
+            profile: Profile::Fetch,
+            mutant: Some(Mutant::NetworkPathAsPath),
+        };
+        assert_eq!(
+            follow(network_path_under_fetch, &req, 302, "//g?y").url.to_string(),
+            "http://a.test//g?y"
+        );
         let fetch = Rules {
             profile: Profile::Fetch,
             mutant: Some(Mutant::LiteralPercentDots),

@@ -134,6 +134,15 @@ impl RequestUrl {
         }
     }
 
+    /// The authority without userinfo, the port kept as written even when it
+    /// is the scheme's default (RFC 9112 §3.2's Host, read literally).
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
     /// The host for DNS names and certificates: no brackets, no trailing dot,
     /// lowercase (RFC 6797 §8.2 and the origin's own normalisation).
     pub fn normalized_host(&self) -> String {

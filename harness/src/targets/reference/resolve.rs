@@ -149,6 +149,19 @@ pub fn keep_base_query(base: &str, reference: &str, resolved: &str) -> String {
     }
 }
 
+/// For the `NetworkPathAsPath` mutant: a reference starting with `//` is
+/// glued to the base's scheme and authority as if it were an absolute path
+/// (`//g` against `http://a/b/c/d;p?q` gives `http://a//g`). Other references
+/// are left to the usual resolution (`None`).
+pub fn network_path_as_path(base: &str, reference: &str) -> Option<String> {
+    if !reference.starts_with("//") {
+        return None;
+    }
+    let (scheme, rest) = base.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(format!("{scheme}://{}{reference}", &rest[..end]))
+}
+
 /// For the `DotPrefixSegments` mutant: the reference's path segments are
 /// taken for dot segments when they merely start with `.` or `..`, before the
 /// usual resolution (`..g` climbs like `../g`, `g.` loses its dot).

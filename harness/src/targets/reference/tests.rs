@@ -288,3 +288,33 @@ async fn an_unreadable_ca_file_fails_every_step() {
         assert_eq!(result.status, None);
     }
 }
+
+#[tokio::test]
+async fn a_preloaded_includesubdomains_entry_covers_subdomains() {
+    let world = r#"
+[[preload]]
+host = "p.test"
+include_subdomains = true
+[[origin]]
+on = "https://a.p.test/"
+reply = { status = 200, body = "upgraded" }
+[[origin]]
+on = "http://a.p.test/"
+reply = { status = 200, body = "plaintext" }
+"#;
+    let (run, _) = exercise(&ReferenceAgent::new(), world, vec![step("GET", "http://a.p.test/")]).await;
+    assert_eq!(run.steps[0].body, b"upgraded", "{:?}", run.steps[0]);
+    let mutant = ReferenceAgent::with_mutant(Mutant::HstsPreloadWithoutSubdomains);
+    let (run, hops) = exercise(&mutant, world, vec![step("GET", "http://a.p.test/")]).await;
+    assert_eq!(run.steps[0].body, b"plaintext", "{:?}", run.steps[0]);
+    assert_eq!(hops[0].scheme, "http");
+}
+
+#[tokio::test]
+async fn the_port_mutant_sends_the_added_port_in_host() {
+    let steps = vec![step("GET", "https://h.test/"), step("GET", "http://h.test/again")];
+    let (run, hops) = exercise(&ReferenceAgent::with_mutant(Mutant::HstsAddsPort443), HSTS, steps).await;
+    assert_eq!(run.steps[1].url.as_deref(), Some("https://h.test:443/again"));
+    assert_eq!(hops[0].header_values("host").collect::<Vec<_>>(), ["h.test"]);
+    assert_eq!(hops[1].header_values("host").collect::<Vec<_>>(), ["h.test:443"]);
+}
