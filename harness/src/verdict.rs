@@ -799,7 +799,11 @@ why = "WHATWG algorithm steps are requirements."
         assert_eq!(verdict.kind, VerdictKind::Fail);
         let fields: Vec<&str> = verdict.evidence.iter().map(|m| m.field.as_str()).collect();
         assert_eq!(fields, ["body"]);
-        assert!(verdict.detail.contains("closest outcome: rewritten"), "{}", verdict.detail);
+        assert!(
+            verdict.detail.contains("closest outcome: rewritten"),
+            "{}",
+            verdict.detail
+        );
     }
 
     #[rstest]
@@ -810,7 +814,8 @@ why = "WHATWG algorithm steps are requirements."
         #[case] rule: &str,
         #[case] kind: VerdictKind,
     ) {
-        let outcome = "[expect]\n[[expect.hop]]\nindex = 2\nrule = [\"SHOULD-RULE\", \"FETCH-RULE\"]\nbody = { step = 1 }\n";
+        let outcome =
+            "[expect]\n[[expect.hop]]\nindex = 2\nrule = [\"SHOULD-RULE\", \"FETCH-RULE\"]\nbody = { step = 1 }\n";
         let case = case("[\"SHOULD-RULE\", \"FETCH-RULE\"]", outcome);
         let verdict = judge(&case, &catalogue(), profile, &observed("GET", ""));
         assert_eq!(verdict.kind, kind);

@@ -390,9 +390,18 @@ impl std::fmt::Display for HopCount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             HopCount::Exactly(n) => write!(f, "{n}"),
-            HopCount::Between { min: Some(lo), max: Some(hi) } => write!(f, "{lo} to {hi}"),
-            HopCount::Between { min: Some(lo), max: None } => write!(f, "at least {lo}"),
-            HopCount::Between { min: None, max: Some(hi) } => write!(f, "at most {hi}"),
+            HopCount::Between {
+                min: Some(lo),
+                max: Some(hi),
+            } => write!(f, "{lo} to {hi}"),
+            HopCount::Between {
+                min: Some(lo),
+                max: None,
+            } => write!(f, "at least {lo}"),
+            HopCount::Between {
+                min: None,
+                max: Some(hi),
+            } => write!(f, "at most {hi}"),
             HopCount::Between { min: None, max: None } => write!(f, "any number"),
         }
     }

@@ -185,7 +185,11 @@ impl Checker<'_, '_> {
     }
 
     fn hop_count(&mut self, at: KeyPath, hops: HopCount) {
-        if let HopCount::Between { min: Some(min), max: Some(max) } = hops {
+        if let HopCount::Between {
+            min: Some(min),
+            max: Some(max),
+        } = hops
+        {
             if min > max {
                 self.report(
                     at.clone(),
@@ -393,10 +397,7 @@ impl Checker<'_, '_> {
             self.report(
                 at.child("url"),
                 "this expectation judges the fragment of the reported final URL".to_owned(),
-                Some(
-                    "add `needs = [\"final-fragment\"]` to the case: some clients never report a fragment"
-                        .to_owned(),
-                ),
+                Some("add `needs = [\"final-fragment\"]` to the case: some clients never report a fragment".to_owned()),
             );
         }
         if let Some(status) = result.status {
@@ -983,7 +984,11 @@ status = 200
         // Each expectation names its rules, as a case citing several must.
         let src = graded(requirements, grade)
             .replacen("index = 2\n", &format!("index = 2\nrule = {requirements}\n"), 1)
-            .replacen("[[expect.result]]\n", &format!("[[expect.result]]\nrule = {requirements}\n"), 1);
+            .replacen(
+                "[[expect.result]]\n",
+                &format!("[[expect.result]]\nrule = {requirements}\n"),
+                1,
+            );
         if let Err(e) = parse(&src) {
             panic!("{e}");
         }
@@ -1036,7 +1041,11 @@ status = 200
     fn a_fragment_expectation_loads_with_its_need() {
         let src = BASE
             .replacen("title", "needs = [\"final-fragment\"]\ntitle", 1)
-            .replacen("status = 200\n", "status = 200\nurl = \"http://origin.test/now#f\"\n", 1);
+            .replacen(
+                "status = 200\n",
+                "status = 200\nurl = \"http://origin.test/now#f\"\n",
+                1,
+            );
         if let Err(e) = parse(&src) {
             panic!("{e}");
         }

@@ -106,18 +106,16 @@ fn case(chain: &[(Place, u16)]) -> CaseFile {
         left |= place.origin() != Place::START.origin();
         let url = Some(place.hop_url(n + 1));
         if left {
-            for rule in REQUIREMENTS {
-                hop.push(HopExpect {
-                    index: n + 1,
-                    rule: Some(Rules::from(*rule)),
-                    url: url.clone(),
-                    header: HeaderExpect {
-                        absent: vec!["Authorization".to_owned()],
-                        ..HeaderExpect::default()
-                    },
-                    ..HopExpect::default()
-                });
-            }
+            hop.push(HopExpect {
+                index: n + 1,
+                rule: Some(Rules::Several(REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect())),
+                url,
+                header: HeaderExpect {
+                    absent: vec!["Authorization".to_owned()],
+                    ..HeaderExpect::default()
+                },
+                ..HopExpect::default()
+            });
         } else {
             hop.push(HopExpect {
                 index: n + 1,
@@ -153,6 +151,8 @@ fn case(chain: &[(Place, u16)]) -> CaseFile {
         }],
         origin,
         expect: Some(Outcome {
+            // Following at all is what the count checks.
+            rule: Some(Rules::Several(vec!["RED-AUTO".to_owned(), "FET-STATUS".to_owned()])),
             hops: Some(HopCount::Exactly(places.len())),
             hop,
             result: vec![ResultExpect::status(1, 200)],

@@ -14,7 +14,7 @@ use proptest::sample::select;
 
 use super::rfc3986::{self, Dots};
 use super::{location, rule};
-use crate::case::{CaseFile, Grade, GradeSpec, HopCount, HopExpect, Outcome, ResultExpect, Step};
+use crate::case::{CaseFile, Grade, GradeSpec, HopCount, HopExpect, Outcome, ResultExpect, Rules, Step};
 
 pub(super) const REQUIREMENTS: &[&str] = &["LOC-RESOLVE", "URI-ALGO"];
 
@@ -282,17 +282,22 @@ fn case(base: &str, status: u16, reference: &str) -> Option<CaseFile> {
 /// The outcome of following to `target`, or of an error when the resolution
 /// is not an http(s) URL with a host.
 fn outcome(target: &Option<HopTarget>, name: Option<&str>, grade: Option<GradeSpec>) -> Outcome {
-    let (hops, hop, result) = match target {
+    let resolution = Rules::Several(REQUIREMENTS.iter().map(|r| (*r).to_owned()).collect());
+    let (rule, hops, hop, result) = match target {
+        // Following at all is what the count checks; the URL is the resolution.
         Some(target) => (
+            Rules::Several(vec!["RED-AUTO".to_owned(), "FET-STATUS".to_owned()]),
             2,
             vec![HopExpect {
                 index: 2,
+                rule: Some(resolution),
                 url: Some(target.url()),
                 ..HopExpect::default()
             }],
             ResultExpect::status(1, 200),
         ),
         None => (
+            resolution,
             1,
             Vec::new(),
             ResultExpect {
@@ -305,7 +310,7 @@ fn outcome(target: &Option<HopTarget>, name: Option<&str>, grade: Option<GradeSp
     Outcome {
         name: name.map(str::to_owned),
         grade,
-        rule: None,
+        rule: Some(rule),
         hops: Some(HopCount::Exactly(hops)),
         hop,
         result: vec![result],
