@@ -5,6 +5,9 @@ got.
 
 Protocol: one JSON plan per line on stdin, one JSON answer per line on stdout
 (see harness/src/targets/mod.rs: Plan in, answer out; bodies in base64).
+Each answer echoes the plan's `id`; the plan's `timeout_ms` (the case's time
+limit) bounds each curl run. Scratch files live in the plan's `state_dir`,
+which the harness removes, so a killed driver leaves nothing behind.
 A step's `error` is curl reporting a transfer error (a non-zero exit): the
 case judges it. A fault of this driver (a Python exception, curl output it
 cannot read, a step it cannot express) is the step's `driver_error`, or the
@@ -19,7 +22,6 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
@@ -150,7 +152,12 @@ def read_write_out(stdout):
     return summary, url
 
 
-def run_step(plan, step, hsts_file, env, scratch):
+def remaining_seconds(deadline):
+    """What is left of the case's time limit, for curl's --max-time."""
+    return max(deadline - time.monotonic(), 0.001)
+
+
+def run_step(plan, step, hsts_file, env, scratch, deadline):
     body = base64.b64decode(step["body"])
     if step.get("streamed"):
         raise DriverFault("curl has no streamed (non-replayable) request body; the target declares `streamed-body` unsupported")
@@ -177,7 +184,13 @@ def run_step(plan, step, hsts_file, env, scratch):
     if delay:
         time.sleep(delay / 1000)
     log("$ " + shlex.join(args))
-    done = subprocess.run(args, env=env, cwd=scratch, stdin=subprocess.DEVNULL, capture_output=True)
+    # The harness kills this driver at the case's time limit; a curl still
+    # running then would only be killed with it, so it gets the same limit.
+    timeout = remaining_seconds(deadline)
+    try:
+        done = subprocess.run(args, env=env, cwd=scratch, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DriverFault(f"curl was still running at the case's time limit ({plan.get('timeout_ms')} ms)") from None
     stderr = text(done.stderr).strip()
     if stderr:
         log(stderr)
@@ -213,24 +226,34 @@ def read(path):
 
 
 def answer(plan):
+    deadline = time.monotonic() + plan.get("timeout_ms", 30_000) / 1000
     state_dir = plan["state_dir"]
     hsts_file = os.path.join(state_dir, "hsts.txt")
     write_preload(hsts_file, plan.get("preload", []))
     env = curl_environment(state_dir)
     results = []
-    with tempfile.TemporaryDirectory(prefix="hopcheck-curl-") as scratch:
-        for step in plan["steps"]:
-            try:
-                results.append(run_step(plan, step, hsts_file, env, scratch))
-            except DriverFault as e:
-                results.append({"driver_error": str(e)})
-            except Exception as e:  # a bug of this driver, never curl's answer
-                results.append({"driver_error": f"{type(e).__name__}: {e}"})
-    return {"steps": results, "unsupported": []}
+    scratch = os.path.join(state_dir, "curl-scratch")
+    os.makedirs(scratch, exist_ok=True)
+    for step in plan["steps"]:
+        try:
+            results.append(run_step(plan, step, hsts_file, env, scratch, deadline))
+        except DriverFault as e:
+            results.append({"driver_error": str(e)})
+        except Exception as e:  # a bug of this driver, never curl's answer
+            results.append({"driver_error": f"{type(e).__name__}: {e}"})
+    return {"id": plan["id"], "steps": results, "unsupported": []}
 
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
+
+
+def plan_id(line):
+    """The plan's id, if the line is readable enough to have one."""
+    try:
+        return json.loads(line).get("id")
+    except Exception:
+        return None
 
 
 def main():
@@ -239,7 +262,7 @@ def main():
             reply = answer(json.loads(line))
         except Exception as e:
             log(f"driver error: cannot handle the plan line: {type(e).__name__}: {e}")
-            reply = {"driver_error": f"cannot handle the plan: {type(e).__name__}: {e}"}
+            reply = {"id": plan_id(line), "driver_error": f"cannot handle the plan: {type(e).__name__}: {e}"}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 

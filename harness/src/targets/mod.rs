@@ -7,15 +7,26 @@
 //!
 //! # Driver protocol
 //!
-//! One [`Plan`] per line in (JSON, bodies in base64), one answer per line
-//! out: `{"steps": [StepResult...], "unsupported": [...]}`, one step result
-//! per plan step. A step's `error` is the **client's** report that the
-//! transfer failed (judged like any other behaviour, e.g. curl's exit 47
-//! "Maximum redirects followed"). A driver that cannot carry out or read a
-//! step itself (an exception of its own, client output it cannot parse)
-//! says so in that step's `driver_error` instead, or in a top-level
-//! `driver_error` when it cannot handle the plan at all; either makes the
-//! case an `error` ([`TargetError::Driver`]), never the client's `fail`.
+//! One plan per line in (JSON, bodies in base64): the fields of [`Plan`],
+//! plus `id`, a number unique among the plans of the run, and `timeout_ms`,
+//! the case's time limit (so a driver can give its client a deadline). One
+//! answer per line out: `{"id": ID, "steps": [StepResult...],
+//! "unsupported": [...]}`, echoing the plan's `id`, one step result per plan
+//! step. An answer with no id, another plan's id or a repeated one is an
+//! `error` for that case ([`TargetError::WrongAnswerId`]) and the process is
+//! replaced. A step's `error` is the **client's** report that the transfer
+//! failed (judged like any other behaviour, e.g. curl's exit 47 "Maximum
+//! redirects followed"). A driver that cannot carry out or read a step
+//! itself (an exception of its own, client output it cannot parse) says so
+//! in that step's `driver_error` instead, or in a top-level `driver_error`
+//! when it cannot handle the plan at all; either makes the case an `error`
+//! ([`TargetError::Driver`]), never the client's `fail`.
+//!
+//! Each driver runs in a process group of its own; the group is killed
+//! (SIGKILL) at a timeout, when the process is replaced, when the target is
+//! dropped, and by [`driver::stop_all`]. Its stderr is read while it runs;
+//! per plan the first and last 32 KiB are kept, with `[N bytes dropped]`
+//! between them.
 
 pub mod driver;
 pub mod mutant;
@@ -137,6 +148,16 @@ pub enum TargetError {
     },
     /// The target answered for a different number of steps than asked.
     WrongStepCount { expected: usize, got: usize },
+    /// A driver's answer did not carry the id of the plan it was given:
+    /// none (`got` is `None`), another id as written, or (`repeated`) the id
+    /// of a plan the same process had already answered. The process was out
+    /// of step with the harness and was replaced.
+    WrongAnswerId {
+        expected: u64,
+        got: Option<String>,
+        repeated: bool,
+        stderr: String,
+    },
     /// A driver reported a fault of its own (not of the client) for the
     /// plan (`step` is `None`) or for step `step` (1-based).
     Driver {
@@ -149,7 +170,9 @@ pub enum TargetError {
 impl std::fmt::Display for TargetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TargetError::Timeout { after_ms, .. } => write!(f, "target did not answer within {after_ms} ms"),
+            TargetError::Timeout { after_ms, .. } => {
+                write!(f, "target did not answer within the case's time limit of {after_ms} ms")
+            }
             TargetError::Spawn { program, reason } => write!(f, "could not start `{program}`: {reason}"),
             TargetError::Crashed { status, .. } => write!(f, "target process ended: {status}"),
             TargetError::Garbage { line, reason, .. } => {
@@ -157,6 +180,24 @@ impl std::fmt::Display for TargetError {
             }
             TargetError::WrongStepCount { expected, got } => {
                 write!(f, "target answered {got} steps, {expected} were asked")
+            }
+            TargetError::WrongAnswerId {
+                expected, got: None, ..
+            } => write!(
+                f,
+                "the driver's answer carries no id (plan id `{expected}` was asked); the driver was restarted"
+            ),
+            TargetError::WrongAnswerId {
+                expected,
+                got: Some(got),
+                repeated,
+                ..
+            } => {
+                write!(f, "the driver answered plan id `{expected}` with id `{got}`")?;
+                if *repeated {
+                    write!(f, ", the id of a plan it had already answered (a repeated answer)")?;
+                }
+                write!(f, "; the driver was restarted")
             }
             TargetError::Driver {
                 step: Some(step),
@@ -181,6 +222,7 @@ impl TargetError {
             TargetError::Timeout { stderr, .. }
             | TargetError::Crashed { stderr, .. }
             | TargetError::Garbage { stderr, .. }
+            | TargetError::WrongAnswerId { stderr, .. }
             | TargetError::Driver { stderr, .. } => stderr,
             _ => "",
         }
