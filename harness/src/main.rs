@@ -1,5 +1,6 @@
 //! The `hopcheck` command line: wires loading, running, judging and reporting.
-//! Exit codes: 0 nothing unexpected, 1 an unexpected result, 2 usage or harness error.
+//! Exit codes: 0 nothing unexpected, 1 an unexpected result, 2 usage or harness error;
+//! `run` stopped by SIGINT or SIGTERM exits 130 or 143 (see `cli::signals`).
 
 mod cli;
 

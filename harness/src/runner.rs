@@ -107,6 +107,13 @@ impl Runner {
         &self.config
     }
 
+    /// The run's scratch folder (the test CA's PEM file and the per-case
+    /// state folders), removed when the runner is dropped; a caller exiting
+    /// without dropping it (on a signal) removes it itself.
+    pub fn scratch_dir(&self) -> &std::path::Path {
+        self.scratch.path()
+    }
+
     /// Run one case against `target` under `profile` and judge it.
     pub async fn run_case(
         &self,
@@ -176,7 +183,9 @@ impl Runner {
             .scratch
             .path()
             .join(format!("state-{}", self.next_state.fetch_add(1, Ordering::Relaxed)));
-        std::fs::create_dir_all(&state_dir).map_err(|e| harness_fault(format!("cannot make the state folder: {e}")))?;
+        // Not `create_dir_all`: once the scratch folder is removed (hopcheck
+        // stopping on a signal), no case may create it again.
+        std::fs::create_dir(&state_dir).map_err(|e| harness_fault(format!("cannot make the state folder: {e}")))?;
         let plan = Plan {
             case: case.id.clone(),
             profile,

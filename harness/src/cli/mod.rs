@@ -5,6 +5,7 @@ mod mutants;
 mod progress;
 mod requirements;
 mod run;
+mod signals;
 
 use std::io::Write as _;
 use std::path::PathBuf;

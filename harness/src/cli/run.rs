@@ -13,7 +13,7 @@ use hopcheck::targets::resolve::Resolved;
 use hopcheck::targets::Target;
 use hopcheck::verdict::Verdict;
 
-use super::{load, matches, progress, runtime, select, SuiteArgs, TargetArgs};
+use super::{load, matches, progress, runtime, select, signals, SuiteArgs, TargetArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -66,6 +66,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     let catalogue = Arc::new(suite.catalogue.clone());
     let bar = progress::bar(cases.len(), target.name());
     let rt = runtime()?;
+    signals::stop_on_signal(&rt, runner.scratch_dir())?;
     let results = rt.block_on(
         runner.run_all(target.clone(), &cases, catalogue, args.target.profile, |r| {
             bar.inc(1);

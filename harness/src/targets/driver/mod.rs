@@ -263,4 +263,3 @@ fn client_version(spec: &TargetSpec) -> String {
         Err(e) => format!("unknown (cannot run `{}`: {e})", argv.join(" ")),
     }
 }
-

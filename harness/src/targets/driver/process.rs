@@ -149,12 +149,6 @@ impl DriverProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// The process group id (the leader's pid).
-    #[cfg(test)]
-    pub(super) fn group(&self) -> i32 {
-        self.group.0
-    }
-
     /// Whether plan `id` was handed to this process before.
     pub(super) fn was_given(&self, id: u64) -> bool {
         self.given.contains(&id)

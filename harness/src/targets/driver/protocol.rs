@@ -70,7 +70,10 @@ pub(super) enum IdCheck {
     /// No `id` (or `null`).
     Missing,
     /// Another id, as written, and the number when it is one.
-    Other { written: String, number: Option<u64> },
+    Other {
+        written: String,
+        number: Option<u64>,
+    },
 }
 
 impl Answer {

@@ -44,8 +44,8 @@ impl StderrCapture {
         set_nonblocking(&pipe)?;
         // SAFETY: `pipe` owns its descriptor and returns that same one for
         // as long as it lives, which is as long as the `AsyncFd` holds it.
-        let pipe = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) }
-            .map_err(|e| e.into_parts().1)?;
+        let pipe =
+            unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) }.map_err(|e| e.into_parts().1)?;
         let shared = Arc::new(Shared {
             pipe,
             kept: Mutex::new(Kept::default()),

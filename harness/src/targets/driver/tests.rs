@@ -593,7 +593,11 @@ async fn an_answer_without_the_plan_s_id_is_an_error_and_replaces_the_process() 
         panic!("expected WrongAnswerId, got {err:?}");
     };
     assert_eq!(got, &(expected + 1000).to_string());
-    assert!(err.to_string().contains(&format!("plan id `{expected}` with id `{got}`")), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("plan id `{expected}` with id `{got}`")),
+        "{err}"
+    );
 
     let first = target.run(&simple("first", state.path())).await.expect("answer");
     let err = target.run(&simple("repeat", state.path())).await.unwrap_err();
@@ -676,26 +680,6 @@ async fn dropping_the_target_kills_what_its_drivers_started() {
 }
 
 #[tokio::test]
-async fn a_replaced_process_takes_its_group_with_it() {
-    let state = tempfile::tempdir().expect("tempdir");
-    let target = fixture("faulty.py");
-    let mut driver = target.driver().expect("a driver");
-    let group = driver.group();
-    assert!(driver.is_running());
-    drop(driver);
-    // SAFETY: signal 0 only asks whether the group still has members.
-    let alive = || unsafe { libc::kill(-group, 0) } == 0;
-    for _ in 0..500 {
-        if !alive() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // The leader may linger as a zombie until reaped; it runs no more.
-    wait_gone(u32::try_from(group).expect("pid")).await;
-}
-
-#[tokio::test]
 async fn a_stderr_flood_keeps_its_head_and_tail_and_counts_what_was_dropped() {
     let state = tempfile::tempdir().expect("tempdir");
     let target = fixture("flood.py");
@@ -705,8 +689,16 @@ async fn a_stderr_flood_keeps_its_head_and_tail_and_counts_what_was_dropped() {
     let first_line = format!("flood: plan {case}\n");
     let written = first_line.len() + bytes + "end\n".len();
     let marker = format!("\n[{} bytes dropped]\n", written - 2 * KEEP);
-    assert!(run.stderr.starts_with(&format!("{first_line}xxx")), "{:.80}", run.stderr);
-    assert!(run.stderr.ends_with("xxxend\n"), "{}", &run.stderr[run.stderr.len() - 80..]);
+    assert!(
+        run.stderr.starts_with(&format!("{first_line}xxx")),
+        "{:.80}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.ends_with("xxxend\n"),
+        "{}",
+        &run.stderr[run.stderr.len() - 80..]
+    );
     assert!(run.stderr.contains(&marker), "no {marker:?}");
     assert_eq!(run.stderr.len(), 2 * KEEP + marker.len());
     // Nothing of the flood is left for the next plan.
