@@ -186,3 +186,49 @@ fn a_finished_run_leaves_no_driver_process() {
     assert!(stderr.contains("report: "), "{exit:?}\n{stderr}");
     assert_nothing_left(tmp.path(), &stderr);
 }
+
+/// A case whose driver writes to stderr and then hangs: the row is an
+/// `error` stating the case's time limit, keeps what the driver wrote, and
+/// the driver's group (its forked child included) is gone at once.
+#[tokio::test]
+async fn a_timed_out_case_keeps_the_driver_s_stderr_and_leaves_no_process() {
+    use hopcheck::case::Profile;
+    use hopcheck::runner::{RunConfig, Runner};
+    use hopcheck::verdict::VerdictKind;
+
+    if python3_missing() {
+        return;
+    }
+    let suite = hopcheck::case::load_suite(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites")).expect("suite");
+    let case = suite
+        .cases
+        .iter()
+        .find(|c| c.id.starts_with(CASES))
+        .expect("a case to run");
+    let spec = hopcheck::targets::spec::TargetSpec::load(&fixture("hangs.toml")).expect("fixture target");
+    let target = hopcheck::targets::driver::DriverTarget::new(spec);
+    let runner = Runner::new(RunConfig {
+        case_timeout: Duration::from_millis(1000),
+        ..RunConfig::default()
+    })
+    .expect("runner");
+    let scratch = runner.scratch_dir().to_path_buf();
+
+    let result = runner.run_case(&target, case, &suite.catalogue, Profile::Rfc9110).await;
+
+    assert_eq!(result.verdict.kind, VerdictKind::Error, "{:?}", result.verdict);
+    assert!(
+        result.verdict.detail.contains("time limit of 1000 ms"),
+        "{}",
+        result.verdict.detail
+    );
+    assert!(
+        result.stderr.starts_with(&format!("forks: plan {}, child ", case.id)),
+        "{:?}",
+        result.stderr
+    );
+    // The timeout killed the group; the target (still alive) holds nothing of it.
+    wait_for("rid of the driver's processes", Duration::from_secs(5), || {
+        processes_of(&scratch).is_empty()
+    });
+}
