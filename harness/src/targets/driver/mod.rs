@@ -4,13 +4,13 @@
 //!
 //! A pool keeps at most N driver processes (N = available parallelism), each
 //! handling one plan at a time, each in a process group of its own
-//! ([`process`]). A plan's time limit starts when a process is handed to it:
+//! (see [`stop_all`]). A plan's time limit starts when a process is handed to it:
 //! waiting for a free process is not counted. Every plan line carries an id
 //! the answer must echo, so an answer is never taken for another plan's. A
 //! process that misbehaves in any way (ends, hangs, prints something that is
-//! not an answer, answers with another id or the wrong number of steps,
-//! prints more than one line per plan) is killed with its group and
-//! discarded; the next plan starts a fresh one. A driver that reports a
+//! not an answer, answers with another id or the wrong number of steps) is
+//! killed with its group and discarded, and so is one that printed more than
+//! its answer line (the answer still counts); the next plan starts a fresh one. A driver that reports a
 //! fault of its own (`driver_error`, see [`crate::targets`]) stays in the
 //! pool, and the case is an `error`.
 
