@@ -27,7 +27,7 @@ pub fn stop_on_signal(rt: &Runtime, scratch: &Path) -> Result<(), String> {
         };
         hopcheck::targets::driver::stop_all();
         remove(&scratch);
-        eprintln!("hopcheck: stopped by {name}: drivers killed, scratch folder removed; no report written");
+        eprintln!("hopcheck: stopped by {name}: drivers killed, scratch folder removed");
         std::process::exit(status);
     });
     Ok(())
