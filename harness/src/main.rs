@@ -1,6 +1,9 @@
 //! The `hopcheck` command line: wires loading, running, judging and reporting.
 //! Exit codes: 0 nothing unexpected, 1 an unexpected result, 2 usage or harness error.
 
+// All printing goes through `cli::print`, which survives a closed stdout or stderr.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod cli;
 
 use std::process::ExitCode;
@@ -12,7 +15,7 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("hopcheck: {err}");
+            cli::print::stderr_line(format_args!("hopcheck: {err}"));
             ExitCode::from(2)
         }
     }
