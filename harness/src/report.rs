@@ -399,7 +399,9 @@ mod tests {
         let ended_pid = ended.id();
         ended.wait().expect("wait");
         let stale = dir.path().join(format!(".t.json{TEMP_MARK}{ended_pid}-abc123"));
-        let live = dir.path().join(format!(".t.json{TEMP_MARK}{}-abc123", std::process::id()));
+        let live = dir
+            .path()
+            .join(format!(".t.json{TEMP_MARK}{}-abc123", std::process::id()));
         let foreign = dir.path().join(".tmpAbC123");
         let report = dir.path().join("t.json");
         for file in [&stale, &live, &foreign, &report] {

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
             eprintln!("HOPCHECK_TARGET={target_name}: {reason} (set {ALLOW_SKIP}=1 to skip its trials instead)");
             return ExitCode::from(2);
         }
-        eprintln!("{reason}; its trials are ignored ({ALLOW_SKIP}=1)");
+        eprintln!("skipped: {target_name}: {reason}; its trials are ignored ({ALLOW_SKIP}=1)");
     }
     if resolved.skip.is_none() {
         if let Some(note) = resolved.version_check().note(&target_name) {
@@ -130,7 +130,7 @@ fn main() -> ExitCode {
             let resolved = resolve(&name, &project("targets"));
             let ignored = match &resolved {
                 Ok(Resolved { skip: Some(reason), .. }) => {
-                    eprintln!("{reason}; its known-failures and snapshots trial is ignored");
+                    eprintln!("skipped: {name}: {reason}; its known-failures and snapshots trial is ignored");
                     true
                 }
                 _ => false,

@@ -74,6 +74,9 @@ impl TargetArgs {
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
+    // More open files, more cases in flight (see `runner::descriptors`); if
+    // the limit cannot be raised, the runner fits within the one in force.
+    let _ = hopcheck::runner::descriptors::raise_soft_limit();
     match cli.command {
         Command::List { suites, filters } => {
             let suite = load(suites)?;
@@ -147,7 +150,10 @@ fn matches(id: &str, filters: &[String]) -> bool {
 fn remove_stale_temp_files(dir: &std::path::Path) {
     if let Ok(removed) = hopcheck::report::remove_stale_temp_files(dir) {
         for file in removed {
-            errln!("removed {}, left by a run that was killed while writing", file.display());
+            errln!(
+                "removed {}, left by a run that was killed while writing",
+                file.display()
+            );
         }
     }
 }

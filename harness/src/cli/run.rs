@@ -8,7 +8,7 @@ use std::time::Duration;
 use hopcheck::case::{Level, Suite};
 use hopcheck::properties::{run_property, Property, PropertyVerdict};
 use hopcheck::report::{self, KnownFailuresVersion, Report, ResultRecord, TargetInfo};
-use hopcheck::runner::{CaseResult, RunConfig, Runner};
+use hopcheck::runner::{descriptors, CaseResult, RunConfig, Runner};
 use hopcheck::targets::resolve::Resolved;
 use hopcheck::targets::Target;
 use hopcheck::verdict::Verdict;
@@ -70,6 +70,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         config.parallelism = jobs;
     }
     let runner = Arc::new(Runner::new(config).map_err(|e| e.to_string())?);
+    note_lowered_parallelism(&runner);
     let catalogue = Arc::new(suite.catalogue.clone());
     let bar = progress::bar(cases.len(), target.name());
     let rt = runtime()?;
@@ -145,6 +146,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Say so when the open-file limit holds fewer cases in flight than asked.
+fn note_lowered_parallelism(runner: &Runner) {
+    let (asked, allowed) = (runner.config().parallelism, runner.parallelism());
+    if allowed < asked {
+        let limit = descriptors::soft_limit().map_or_else(|| "unknown".to_owned(), |l| l.to_string());
+        errln!(
+            "note: {allowed} cases in flight, not {asked}: the open-file limit ({limit}) holds no more \
+             ({} descriptors each, {} for the rest)",
+            descriptors::PER_CASE,
+            descriptors::RESERVED
+        );
+    }
 }
 
 /// Whether `--suites` is absent or names the folder the default would pick.
