@@ -408,7 +408,7 @@ mod tests {
             std::fs::write(file, b"{").expect("write");
         }
         let removed = remove_stale_temp_files(dir.path()).expect("cleanup");
-        assert_eq!(removed, [stale.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&stale));
         assert!(!stale.exists());
         assert!(live.exists() && foreign.exists() && report.exists());
         assert_eq!(
