@@ -1,5 +1,6 @@
 //! The `hopcheck` command line: wires loading, running, judging and reporting.
-//! Exit codes: 0 nothing unexpected, 1 an unexpected result, 2 usage or harness error.
+//! Exit codes: 0 nothing unexpected (or the target skipped: not installed
+//! here), 1 an unexpected result, 2 usage or harness error.
 
 // All printing goes through `cli::print`, which survives a closed stdout or stderr.
 #![deny(clippy::print_stdout, clippy::print_stderr)]

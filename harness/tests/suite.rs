@@ -92,7 +92,11 @@ fn main() -> ExitCode {
             eprintln!("HOPCHECK_TARGET={target_name}: {reason} (set {ALLOW_SKIP}=1 to skip its trials instead)");
             return ExitCode::from(2);
         }
-        eprintln!("skipped: {target_name}: {reason}; its trials are ignored ({ALLOW_SKIP}=1)");
+        // The words `hopcheck run` uses for the same skip.
+        eprintln!(
+            "skipped: {}: {reason}; its trials are ignored ({ALLOW_SKIP}=1)",
+            resolved.target.name()
+        );
     }
     if resolved.skip.is_none() {
         if let Some(note) = resolved.version_check().note(&target_name) {
