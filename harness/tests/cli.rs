@@ -260,3 +260,30 @@ fn running_short_of_open_files_is_never_the_client_s_fail() {
         stderr(&run)
     );
 }
+
+/// So few descriptors that even one case at a time runs out (13: the
+/// runtime, the standard streams and the origin's listener leave about one
+/// for the client): each case the harness cannot carry out is an `error`
+/// naming the cause, never a verdict on the client (this used to give 56
+/// `info` rows and exit 0).
+#[test]
+fn descriptors_run_out_even_one_case_at_a_time_and_the_rows_are_errors() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut command = run_into(out.path(), &["-j", "1", "--timeout-ms", "2000", MANY_CASES[0]]);
+    few_descriptors(&mut command, 13);
+    let run = output(&mut command);
+    let report = out.path().join("reference.json");
+    assert!(report.exists(), "{}", stderr(&run));
+    let mut harness_faults = 0;
+    for row in results(&report) {
+        let verdict = row["verdict"].as_str().expect("verdict");
+        assert!(verdict == "pass" || verdict == "error", "{row}");
+        if row.to_string().contains("Too many open files") {
+            let detail = row["detail"].as_str().expect("detail");
+            assert!(verdict == "error" && detail.starts_with("harness"), "{row}");
+            harness_faults += 1;
+        }
+    }
+    assert!(harness_faults > 0, "the descriptors did not run out: {}", stderr(&run));
+    assert_eq!(run.status.code(), Some(1), "errors are unexpected: {}", stderr(&run));
+}
