@@ -1,6 +1,10 @@
 //! The `hopcheck` command line: wires loading, running, judging and reporting.
-//! Exit codes: 0 nothing unexpected, 1 an unexpected result, 2 usage or harness error;
-//! `run` stopped by SIGINT or SIGTERM exits 130 or 143 (see `cli::signals`).
+//! Exit codes: 0 nothing unexpected (or the target skipped: not installed
+//! here), 1 an unexpected result, 2 usage or harness error; `run` stopped by
+//! SIGINT or SIGTERM exits 130 or 143 (see `cli::signals`).
+
+// All printing goes through `cli::print`, which survives a closed stdout or stderr.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 
@@ -13,7 +17,7 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("hopcheck: {err}");
+            cli::print::stderr_line(format_args!("hopcheck: {err}"));
             ExitCode::from(2)
         }
     }

@@ -100,7 +100,7 @@ pub async fn analyse(
     options: Options,
     mut on_case_done: impl FnMut(&str),
 ) -> BTreeMap<String, CaseKills> {
-    let width = runner.config().parallelism.max(1);
+    let width = runner.parallelism();
     let tasks = cases.iter().map(|case| {
         let (runner, catalogue, case, profiles) = (runner.clone(), catalogue.clone(), case.clone(), profiles.to_vec());
         let id = case.id.clone();

@@ -1,5 +1,10 @@
 //! The runner: for each case, start its origin, hand the plan to the target
-//! under a time limit, collect the hops and judge them. Cases run in parallel.
+//! under a time limit, collect the hops and judge them. Cases run in
+//! parallel, never more at once than the open-file limit holds
+//! ([`descriptors`]): running out of descriptors would make the harness's
+//! own failures look like the client's.
+
+pub mod descriptors;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -21,7 +26,8 @@ pub struct RunConfig {
     pub profile: Profile,
     /// Wall-clock limit for one case, steps and delays included.
     pub case_timeout: Duration,
-    /// Cases in flight at once.
+    /// Cases in flight at once, asked for; [`Runner::parallelism`] is what
+    /// the open-file limit lets run.
     pub parallelism: usize,
     pub limits: Limits,
 }
@@ -31,12 +37,16 @@ impl Default for RunConfig {
         RunConfig {
             profile: Profile::Rfc9110,
             case_timeout: Duration::from_secs(30),
-            // Most of a case is waiting on loopback sockets or deliberate
-            // delays, so more cases than cores are in flight.
-            parallelism: std::thread::available_parallelism().map(|n| n.get() * 4).unwrap_or(8),
+            parallelism: default_parallelism(),
             limits: Limits::default(),
         }
     }
+}
+
+/// Cases in flight by default: four per core. Most of a case is waiting on
+/// loopback sockets or deliberate delays, so more cases than cores run.
+pub fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(8, |n| n.get() * 4)
 }
 
 /// The result of one case against one target.
@@ -112,6 +122,12 @@ impl Runner {
     /// without dropping it (on a signal) removes it itself.
     pub fn scratch_dir(&self) -> &std::path::Path {
         self.scratch.path()
+    }
+
+    /// Cases in flight at once: the configured parallelism, lowered to what
+    /// the open-file limit holds now ([`descriptors::cases_fitting_now`]).
+    pub fn parallelism(&self) -> usize {
+        self.config.parallelism.clamp(1, descriptors::cases_fitting_now())
     }
 
     /// Run one case against `target` under `profile` and judge it.
@@ -230,7 +246,7 @@ impl Runner {
         ))
     }
 
-    /// Run many cases against one target, `parallelism` at a time, each on
+    /// Run many cases against one target, [`Runner::parallelism`] at a time, each on
     /// its own task; `on_done` sees each result as it completes. Results come
     /// back sorted by id.
     pub async fn run_all(
@@ -259,7 +275,7 @@ impl Runner {
             }
         });
         let mut results: Vec<CaseResult> = stream::iter(tasks)
-            .buffer_unordered(self.config.parallelism.max(1))
+            .buffer_unordered(self.parallelism())
             .inspect(|r| on_done(r))
             .collect()
             .await;

@@ -36,8 +36,10 @@ fn project(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
 }
 
+/// One runner for every trial; its scratch folder is removed by [`finish`].
+static RUNNER: OnceLock<Arc<Runner>> = OnceLock::new();
+
 fn runner() -> &'static Arc<Runner> {
-    static RUNNER: OnceLock<Arc<Runner>> = OnceLock::new();
     RUNNER.get_or_init(|| Arc::new(Runner::new(RunConfig::default()).expect("the test CA and scratch folder")))
 }
 
@@ -92,7 +94,11 @@ fn main() -> ExitCode {
             eprintln!("HOPCHECK_TARGET={target_name}: {reason} (set {ALLOW_SKIP}=1 to skip its trials instead)");
             return ExitCode::from(2);
         }
-        eprintln!("{reason}; its trials are ignored ({ALLOW_SKIP}=1)");
+        // The words `hopcheck run` uses for the same skip.
+        eprintln!(
+            "skipped: {}: {reason}; its trials are ignored ({ALLOW_SKIP}=1)",
+            resolved.target.name()
+        );
     }
     if resolved.skip.is_none() {
         if let Some(note) = resolved.version_check().note(&target_name) {
@@ -130,7 +136,7 @@ fn main() -> ExitCode {
             let resolved = resolve(&name, &project("targets"));
             let ignored = match &resolved {
                 Ok(Resolved { skip: Some(reason), .. }) => {
-                    eprintln!("{reason}; its known-failures and snapshots trial is ignored");
+                    eprintln!("skipped: {name}: {reason}; its known-failures and snapshots trial is ignored");
                     true
                 }
                 _ => false,
@@ -146,7 +152,19 @@ fn main() -> ExitCode {
             every_case_can_fail(&cases, &catalogue, &profiles)
         }));
     }
-    libtest_mimic::run(&args, trials).exit_code()
+    let conclusion = libtest_mimic::run(&args, trials);
+    finish();
+    conclusion.exit_code()
+}
+
+/// Statics are never dropped: stop the driver processes (their whole process
+/// groups) and remove the runner's scratch folder by hand, so a test run
+/// leaves nothing of its own behind.
+fn finish() {
+    hopcheck::targets::driver::stop_all();
+    if let Some(runner) = RUNNER.get() {
+        let _ = std::fs::remove_dir_all(runner.scratch_dir());
+    }
 }
 
 /// Load the cases; under `--exact ID` only that case file is read.

@@ -7,6 +7,7 @@ use hopcheck::case::{self, HopKind};
 use hopcheck::runner::{RunConfig, Runner};
 use hopcheck::verdict::describe_bytes;
 
+use super::print::outln;
 use super::{runtime, SuiteArgs, TargetArgs};
 
 #[derive(clap::Args, Debug)]
@@ -29,11 +30,11 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
     let case = case::load_case(&root, &catalogue, &args.case).map_err(|e| e.to_string())?;
     let resolved = args.target.resolve()?;
     if let Some(reason) = resolved.skip {
-        return Err(reason);
+        return Err(format!("cannot run {}: {reason}", resolved.target.name()));
     }
 
-    println!("case {} — {}", case.id, case.file.title);
-    println!("file {}", case.path.display());
+    outln!("case {} — {}", case.id, case.file.title);
+    outln!("file {}", case.path.display());
     // The rules the case cites, then those only an expectation names.
     let mut cited: Vec<&str> = case.file.requirements.iter().map(String::as_str).collect();
     for id in case.outcomes().flat_map(case::Outcome::cited_rules) {
@@ -44,16 +45,16 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
     for id in cited {
         match catalogue.get(id) {
             Some(r) => {
-                println!("  {id} [{}] {}: {}", r.level.as_str(), r.source, r.rule);
-                println!("      quote: {}", r.quote);
+                outln!("  {id} [{}] {}: {}", r.level.as_str(), r.source, r.rule);
+                outln!("      quote: {}", r.quote);
                 if let Some(why) = &r.why {
-                    println!("      why {}: {why}", r.level.as_str());
+                    outln!("      why {}: {why}", r.level.as_str());
                 }
             }
-            None => println!("  {id} (not in the catalogue)"),
+            None => outln!("  {id} (not in the catalogue)"),
         }
     }
-    println!(
+    outln!(
         "\n{}",
         std::fs::read_to_string(&case.path).unwrap_or_default().trim_end()
     );
@@ -61,7 +62,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
     let runner = Runner::new(RunConfig::default()).map_err(|e| e.to_string())?;
     let target = resolved.target;
     let result = runtime()?.block_on(runner.run_case(&*target, &case, &catalogue, args.target.profile));
-    println!(
+    outln!(
         "\ntranscript against {} under {}:",
         target.name(),
         args.target.profile.as_str()
@@ -75,26 +76,26 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
         );
         if hop.kind != HopKind::Request {
             // An attempt that never became a request: its summary says what it was.
-            println!("  hop {} {context} {}", hop.index, hop.summary());
+            outln!("  hop {} {context} {}", hop.index, hop.summary());
             continue;
         }
-        println!(
+        outln!(
             "  hop {} {context} {} -> {}{}",
             hop.index,
             hop.summary(),
             hop.status,
             if hop.unscripted { " (unscripted)" } else { "" }
         );
-        println!("      request-target {}", hop.target);
+        outln!("      request-target {}", hop.target);
         for (name, value) in &hop.headers {
-            println!("      {name}: {value}");
+            outln!("      {name}: {value}");
         }
-        println!("      body: {}", describe_bytes(&hop.body));
+        outln!("      body: {}", describe_bytes(&hop.body));
     }
     for (i, step) in result.steps.iter().enumerate() {
         match &step.error {
-            Some(err) => println!("  step {}: error: {err}", i + 1),
-            None => println!(
+            Some(err) => outln!("  step {}: error: {err}", i + 1),
+            None => outln!(
                 "  step {}: {} {}",
                 i + 1,
                 step.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
@@ -103,11 +104,11 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
         }
     }
     if !result.stderr.is_empty() {
-        println!("  stderr:\n{}", result.stderr);
+        outln!("  stderr:\n{}", result.stderr);
     }
-    println!("\nverdict: {}: {}", result.verdict.kind, result.verdict.detail);
+    outln!("\nverdict: {}: {}", result.verdict.kind, result.verdict.detail);
     for m in &result.verdict.evidence {
-        println!("  - {m}");
+        outln!("  - {m}");
     }
     Ok(ExitCode::SUCCESS)
 }

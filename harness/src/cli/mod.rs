@@ -1,5 +1,7 @@
 //! Subcommands of the `hopcheck` binary. Only this module prints.
 
+pub mod print;
+
 mod explain;
 mod mutants;
 mod progress;
@@ -7,11 +9,12 @@ mod requirements;
 mod run;
 mod signals;
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use hopcheck::case::{self, Profile, Suite};
+
+use self::print::errln;
 
 /// A conformance suite for how HTTP clients follow redirects and apply HSTS.
 #[derive(clap::Parser, Debug)]
@@ -72,18 +75,21 @@ impl TargetArgs {
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
+    // More open files, more cases in flight (see `runner::descriptors`); if
+    // the limit cannot be raised, the runner fits within the one in force.
+    let _ = hopcheck::runner::descriptors::raise_soft_limit();
     match cli.command {
         Command::List { suites, filters } => {
             let suite = load(suites)?;
-            let mut out = std::io::stdout().lock();
-            for case in suite.cases.iter().filter(|c| matches(&c.id, &filters)) {
+            let cases = select(&suite, &filters)?;
+            for case in &cases {
                 // A closed pipe (`hopcheck list | head`) ends the listing quietly.
-                if writeln!(out, "{}", case.id).is_err() {
+                if !print::stdout_line(format_args!("{}", case.id)) {
                     break;
                 }
             }
             for err in &suite.errors {
-                eprintln!("{err}");
+                errln!("{err}");
             }
             Ok(if suite.errors.is_empty() {
                 ExitCode::SUCCESS
@@ -96,7 +102,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Explain(args) => explain::run(args),
         Command::Requirements(args) => requirements::run(args),
         Command::Schema => {
-            print!("{}", case::schema::schema_json());
+            print::stdout_text(&case::schema::schema_json());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -107,19 +113,50 @@ fn load(dir: Option<PathBuf>) -> Result<Suite, String> {
     case::load_suite(&dir).map_err(|e| e.to_string())
 }
 
-/// The suite's cases whose id matches the filters.
-fn select(suite: &Suite, filters: &[String]) -> Vec<case::Case> {
-    suite
+/// The suite's cases whose id matches the filters. Filters that match no
+/// case, nor any case file that failed to load, are a usage error: running
+/// nothing would overwrite a report with an empty one.
+fn select(suite: &Suite, filters: &[String]) -> Result<Vec<case::Case>, String> {
+    let cases: Vec<case::Case> = suite
         .cases
         .iter()
         .filter(|c| matches(&c.id, filters))
         .cloned()
-        .collect()
+        .collect();
+    let broken = suite.errors.iter().any(|e| matches(&e.id, filters));
+    if cases.is_empty() && !broken {
+        return Err(if filters.is_empty() {
+            format!("no cases in {}", suite.root.display())
+        } else {
+            format!(
+                "no case id contains {}; `hopcheck list` shows the ids",
+                filters
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        });
+    }
+    Ok(cases)
 }
 
 /// libtest-style filtering: no filters keeps everything; else any substring.
 fn matches(id: &str, filters: &[String]) -> bool {
     filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()))
+}
+
+/// Remove what writes killed mid-way left in a report folder, saying so;
+/// a folder that cannot be read is left for the write to report.
+fn remove_stale_temp_files(dir: &std::path::Path) {
+    if let Ok(removed) = hopcheck::report::remove_stale_temp_files(dir) {
+        for file in removed {
+            errln!(
+                "removed {}, left by a run that was killed while writing",
+                file.display()
+            );
+        }
+    }
 }
 
 fn profiles(profile: Option<Profile>) -> Vec<Profile> {

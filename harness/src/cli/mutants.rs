@@ -10,6 +10,7 @@ use hopcheck::case::Profile;
 use hopcheck::mutation::{self, Matrix};
 use hopcheck::runner::{RunConfig, Runner};
 
+use super::print::{errln, outln};
 use super::{load, profiles, progress, runtime, select, SuiteArgs};
 
 #[derive(clap::Args, Debug)]
@@ -28,10 +29,16 @@ pub struct MutantsArgs {
 
 pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
     let suite = load(args.suite.suites.clone())?;
+    let cases = select(&suite, &args.filters)?;
     for err in &suite.errors {
-        eprintln!("{err}");
+        errln!("{err}");
     }
-    let cases = select(&suite, &args.filters);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| hopcheck::project_dir("reports").join("mutants.json"));
+    let out_dir = out.parent().filter(|dir| !dir.as_os_str().is_empty());
+    super::remove_stale_temp_files(out_dir.unwrap_or(std::path::Path::new(".")));
     let profiles = profiles(args.profile);
     let runner = Arc::new(Runner::new(RunConfig::default()).map_err(|e| e.to_string())?);
     let catalogue = Arc::new(suite.catalogue.clone());
@@ -51,9 +58,6 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
     bar.finish_and_clear();
 
     let matrix = Matrix::new(&table, &profiles);
-    let out = args
-        .out
-        .unwrap_or_else(|| hopcheck::project_dir("reports").join("mutants.json"));
     let json = serde_json::to_vec_pretty(&matrix).map_err(|e| e.to_string())?;
     hopcheck::report::write_atomic(&out, &json).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
 
@@ -85,17 +89,17 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode, String> {
         }
         if !problems.is_empty() {
             bad += 1;
-            println!("{id}:\n{}", problems.join("\n"));
+            outln!("{id}:\n{}", problems.join("\n"));
         }
     }
 
-    println!("{:<36} {:>12} {:>8}", "mutant", "rule-matched", "all");
+    outln!("{:<36} {:>12} {:>8}", "mutant", "rule-matched", "all");
     for row in &matrix.mutants {
-        println!("{:<36} {:>12} {:>8}", row.name, row.rule_matched_kills, row.kills);
+        outln!("{:<36} {:>12} {:>8}", row.name, row.rule_matched_kills, row.kills);
     }
     let unkilled = table.values().filter(|k| k.lacks_a_kill()).count();
     let reference_failed = table.values().filter(|k| !k.reference_problems.is_empty()).count();
-    eprintln!(
+    errln!(
         "{} cases, {} mutants: {} cases needing a kill have no rule-matched kill, {} not passed by the reference; \
          kill matrix in {}",
         table.len(),

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use hopcheck::case::load::CATALOGUE_FILE;
 use hopcheck::trace::{self, Coverage, Results};
 
+use super::print::errln;
 use super::{load, SuiteArgs};
 
 #[derive(clap::Args, Debug)]
@@ -88,12 +89,12 @@ pub fn run(args: RequirementsArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    eprintln!(
+    errln!(
         "{} requirements: {covered} cited by cases, {hidden} not observable, {gaps} without a case",
         rows.len()
     );
     for err in &suite.errors {
-        eprintln!("{err}");
+        errln!("{err}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 use hopcheck::case::{Level, Suite};
 use hopcheck::properties::{run_property, Property, PropertyVerdict};
 use hopcheck::report::{self, KnownFailuresVersion, Report, ResultRecord, TargetInfo};
-use hopcheck::runner::{CaseResult, RunConfig, Runner};
+use hopcheck::runner::{descriptors, CaseResult, RunConfig, Runner};
 use hopcheck::targets::resolve::Resolved;
 use hopcheck::targets::Target;
 use hopcheck::verdict::Verdict;
 
+use super::print::errln;
 use super::{load, matches, progress, runtime, select, signals, SuiteArgs, TargetArgs};
 
 #[derive(clap::Args, Debug)]
@@ -24,11 +25,12 @@ pub struct RunArgs {
     /// Folder for the report (default: ./reports, else the project's).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Time limit for one case, in milliseconds.
-    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    /// Time limit for one case, in milliseconds (at least 1).
+    #[arg(long, default_value_t = 30_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: u64,
-    /// Cases in flight at once (default: the number of cores).
-    #[arg(short = 'j', long)]
+    /// Cases in flight at once (at least 1; default: four per core). Lowered
+    /// when the open-file limit cannot hold that many (see the README).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     jobs: Option<usize>,
     /// After the suite, also run each property (method and body across 307/308,
     /// Location resolution, Authorization along chains of origins) with N
@@ -42,10 +44,16 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     let suite = load(args.suite.suites.clone())?;
+    let cases = select(&suite, &args.filters)?;
     let resolved = args.target.resolve()?;
     if let Some(reason) = &resolved.skip {
-        return Err(reason.clone());
+        // As `cargo test` ignores its trials: said, not failed, and the
+        // last report of the target stays as it was.
+        errln!("skipped: {}: {reason}", resolved.target.name());
+        return Ok(ExitCode::SUCCESS);
     }
+    let out_dir = args.out.clone().unwrap_or_else(|| hopcheck::project_dir("reports"));
+    super::remove_stale_temp_files(&out_dir);
     let version_check = resolved.version_check();
     let Resolved {
         target,
@@ -59,14 +67,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         ..RunConfig::default()
     };
     if let Some(jobs) = args.jobs {
-        config.parallelism = jobs.max(1);
+        config.parallelism = jobs;
     }
+    let rt = runtime()?;
     let runner = Arc::new(Runner::new(config).map_err(|e| e.to_string())?);
-    let cases = select(&suite, &args.filters);
+    // Straight after the scratch folder exists, so a signal never leaves it behind.
+    signals::stop_on_signal(&rt, runner.scratch_dir())?;
+    note_lowered_parallelism(&runner);
     let catalogue = Arc::new(suite.catalogue.clone());
     let bar = progress::bar(cases.len(), target.name());
-    let rt = runtime()?;
-    signals::stop_on_signal(&rt, runner.scratch_dir())?;
     let results = rt.block_on(
         runner.run_all(target.clone(), &cases, catalogue, args.target.profile, |r| {
             bar.inc(1);
@@ -91,7 +100,6 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     let mut report = Report::new(report::suite_revision(&suite), info, args.target.profile, records);
     report.known_failures = KnownFailuresVersion::new(target.name(), &tested_versions, &version_check);
-    let out_dir = args.out.clone().unwrap_or_else(|| hopcheck::project_dir("reports"));
     let path = out_dir.join(format!("{}.json", target.name()));
     report
         .write_json(&path)
@@ -113,7 +121,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         .filter(|(_, n)| **n > 0)
         .map(|(k, n)| format!("{n} {k}"))
         .collect();
-    eprintln!(
+    errln!(
         "{} ({}) under {}: {} cases: {}",
         report.target.name,
         report.target.version,
@@ -122,24 +130,38 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         counts.join(", ")
     );
     if let Some(note) = version_check.note(target.name()) {
-        eprintln!("note: {note}");
+        errln!("note: {note}");
     }
     for u in &unexpected {
-        eprintln!("unexpected: {u}");
+        errln!("unexpected: {u}");
     }
     let expected_failures = report.results.iter().filter(|r| r.known_failure.is_some()).count();
     if expected_failures > 0 {
-        eprintln!(
+        errln!(
             "{expected_failures} known failures (listed with their verdicts and reasons in the target's known-failures file)"
         );
     }
-    eprintln!("report: {}", path.display());
+    errln!("report: {}", path.display());
     let failed_properties = run_properties(&args, &*target, &runner, &suite, &rt)?;
     Ok(if unexpected.is_empty() && failed_properties == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Say so when the open-file limit holds fewer cases in flight than asked.
+fn note_lowered_parallelism(runner: &Runner) {
+    let (asked, allowed) = (runner.config().parallelism, runner.parallelism());
+    if allowed < asked {
+        let limit = descriptors::soft_limit().map_or_else(|| "unknown".to_owned(), |l| l.to_string());
+        errln!(
+            "note: {allowed} cases in flight, not {asked}: the open-file limit ({limit}) holds no more \
+             ({} descriptors each, {} for the rest)",
+            descriptors::PER_CASE,
+            descriptors::RESERVED
+        );
+    }
 }
 
 /// Whether `--suites` is absent or names the folder the default would pick.
@@ -179,10 +201,10 @@ fn run_properties(
         );
         let name = format!("property {} ({})", property.name(), property.requirements().join(", "));
         match outcome.verdict {
-            PropertyVerdict::Held => eprintln!("{name}: held over {} samples", args.properties),
+            PropertyVerdict::Held => errln!("{name}: held over {} samples", args.properties),
             PropertyVerdict::Falsified(found) => {
                 failed += 1;
-                eprintln!("unexpected: {name}: {}\n{}", found.failure, found.toml);
+                errln!("unexpected: {name}: {}\n{}", found.failure, found.toml);
             }
             PropertyVerdict::Aborted { reason } => return Err(format!("{name} could not run: {reason}")),
             other => return Err(format!("{name}: {other:?}")),

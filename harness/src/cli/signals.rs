@@ -7,6 +7,8 @@ use std::path::Path;
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::print::errln;
+
 /// Exit status after SIGINT: 128 + 2.
 pub const EXIT_ON_SIGINT: i32 = 130;
 /// Exit status after SIGTERM: 128 + 15.
@@ -27,7 +29,7 @@ pub fn stop_on_signal(rt: &Runtime, scratch: &Path) -> Result<(), String> {
         };
         hopcheck::targets::driver::stop_all();
         remove(&scratch);
-        eprintln!("hopcheck: stopped by {name}: drivers killed, scratch folder removed");
+        errln!("hopcheck: stopped by {name}: drivers killed, scratch folder removed");
         std::process::exit(status);
     });
     Ok(())

@@ -165,6 +165,10 @@ pub enum TargetError {
         message: String,
         stderr: String,
     },
+    /// The harness could not carry out the plan (`step` is `None`) or step
+    /// `step` (1-based) with its own resources: descriptors or memory ran
+    /// out, or the plan it made was unusable.
+    Harness { step: Option<usize>, reason: String },
 }
 
 impl std::fmt::Display for TargetError {
@@ -209,6 +213,13 @@ impl std::fmt::Display for TargetError {
             } => {
                 write!(f, "the driver could not handle the plan (not the client): {message}")
             }
+            TargetError::Harness {
+                step: Some(step),
+                reason,
+            } => {
+                write!(f, "harness fault at step {step} (not the client): {reason}")
+            }
+            TargetError::Harness { step: None, reason } => write!(f, "harness fault (not the client): {reason}"),
         }
     }
 }

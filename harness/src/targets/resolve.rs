@@ -18,7 +18,8 @@ pub struct Resolved {
     /// the target does not say, and for the reference and mutants).
     pub tested_versions: Vec<String>,
     /// Set when the target cannot run on this machine (a required program is
-    /// missing): the reason to show instead of running it.
+    /// missing): why, to show as `skipped: <target>: <reason>` instead of
+    /// running it.
     pub skip: Option<String>,
 }
 
@@ -77,13 +78,7 @@ pub fn resolve(name: &str, targets_root: &Path) -> Result<Resolved, ResolveError
     }
     .map_err(ResolveError::Spec)?;
     let missing = spec.missing_requirements();
-    let skip = (!missing.is_empty()).then(|| {
-        format!(
-            "target `{}` skipped: not installed here: {}",
-            spec.name,
-            missing.join(", ")
-        )
-    });
+    let skip = (!missing.is_empty()).then(|| format!("not installed here: {}", missing.join(", ")));
     let known_failures = spec.known_failures.clone();
     let tested_versions = spec.tested_versions.clone();
     Ok(Resolved {

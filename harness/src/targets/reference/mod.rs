@@ -26,7 +26,7 @@ pub use transport::Route;
 use self::hsts::{HstsStore, ParseQuirks};
 use self::redirect::{Chain, Next, Request};
 use self::request_url::{Leniency, RequestUrl, Scheme};
-use self::transport::{Transport, WireRequest, WireResponse};
+use self::transport::{Transport, TransportError, WireRequest, WireResponse};
 use super::mutant::Mutant;
 use super::{BoxFuture, Plan, PlanStep, StepResult, Target, TargetError, TargetRun};
 use crate::case::Profile;
@@ -94,7 +94,7 @@ impl Target for ReferenceAgent {
                 profile: plan.profile,
                 mutant: self.mutant,
             };
-            Ok(run_plan(rules, self.route, plan).await)
+            run_plan(rules, self.route, plan).await
         })
     }
 }
@@ -131,20 +131,16 @@ pub fn read_url(profile: Profile, base: Option<&str>, input: &str) -> Result<Str
     }
 }
 
-async fn run_plan(rules: Rules, route: Route, plan: &Plan) -> TargetRun {
-    let transport = match Transport::new(route, &plan.proxy, plan.connect_to, &plan.ca_file) {
-        Ok(t) => t,
-        Err(e) => {
-            let failed = StepResult {
-                error: Some(e.to_string()),
-                ..StepResult::default()
-            };
-            return TargetRun {
-                steps: vec![failed; plan.steps.len()],
-                ..TargetRun::default()
-            };
-        }
+/// The plan's steps in one session. A transport failure of the harness's
+/// own making (see [`TransportError::is_harness_fault`]) ends the plan as a
+/// [`TargetError::Harness`], never as the step's error.
+async fn run_plan(rules: Rules, route: Route, plan: &Plan) -> Result<TargetRun, TargetError> {
+    let harness_fault = |step: Option<usize>, e: TransportError| TargetError::Harness {
+        step,
+        reason: e.to_string(),
     };
+    let transport =
+        Transport::new(route, &plan.proxy, plan.connect_to, &plan.ca_file).map_err(|e| harness_fault(None, e))?;
     let mut session = Session {
         rules,
         transport,
@@ -158,16 +154,20 @@ async fn run_plan(rules: Rules, route: Route, plan: &Plan) -> TargetRun {
         }
     }
     let mut steps = Vec::with_capacity(plan.steps.len());
-    for step in &plan.steps {
+    for (i, step) in plan.steps.iter().enumerate() {
         if step.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(step.delay_ms)).await;
         }
-        steps.push(session.run_step(step).await);
+        let result = session
+            .run_step(step)
+            .await
+            .map_err(|e| harness_fault(Some(i + 1), e))?;
+        steps.push(result);
     }
-    TargetRun {
+    Ok(TargetRun {
         steps,
         ..TargetRun::default()
-    }
+    })
 }
 
 /// One client session: the HSTS store lives as long as the plan.
@@ -181,7 +181,8 @@ struct Session {
 const GENERATED_FIELDS: [&str; 3] = ["host", "content-length", "transfer-encoding"];
 
 impl Session {
-    async fn run_step(&mut self, step: &PlanStep) -> StepResult {
+    /// The step's result as the client reports it; `Err` for a harness fault.
+    async fn run_step(&mut self, step: &PlanStep) -> Result<StepResult, TransportError> {
         let rules = self.rules;
         let leniency = Leniency {
             keep_host_case: rules.breaks(Mutant::HstsCaseSensitiveHost),
@@ -189,7 +190,7 @@ impl Session {
         };
         let url = match RequestUrl::parse(rules.profile, &step.url, leniency) {
             Ok(url) => url,
-            Err(e) => return failure(format!("step URL: {e}")),
+            Err(e) => return Ok(failure(format!("step URL: {e}"))),
         };
         let mut request = Request {
             method: step.method.clone(),
@@ -218,27 +219,33 @@ impl Session {
             };
             let response = match self.send(&request, host_header, step.insecure).await {
                 Ok(r) => r,
-                Err(e) => return failure(e),
+                Err(e) if e.is_harness_fault() => return Err(e),
+                Err(e) => return Ok(failure(e)),
             };
             self.note_hsts(&request.url, &response);
             if !step.follow {
-                return success(&request.url, response);
+                return Ok(success(&request.url, response));
             }
             let locations = response.values("location");
             match redirect::next(rules, &mut chain, &request, response.status, &locations) {
-                Ok(Next::Final) => return success(&request.url, response),
+                Ok(Next::Final) => return Ok(success(&request.url, response)),
                 Ok(Next::Follow(mut next)) => {
                     if !rules.breaks(Mutant::HstsSkipsRedirectTargets) {
                         hsts::upgrade(&mut next.url, &mut self.hsts, Instant::now(), rules);
                     }
                     request = *next;
                 }
-                Err(e) => return failure(e.to_string()),
+                Err(e) => return Ok(failure(e.to_string())),
             }
         }
     }
 
-    async fn send(&mut self, request: &Request, host_header: String, insecure: bool) -> Result<WireResponse, String> {
+    async fn send(
+        &mut self,
+        request: &Request,
+        host_header: String,
+        insecure: bool,
+    ) -> Result<WireResponse, TransportError> {
         let rules = self.rules;
         let url = &request.url;
         // §8.4: no recourse for a Known HSTS Host, whatever the step says.
@@ -260,7 +267,7 @@ impl Session {
             streamed: request.streamed,
             insecure,
         };
-        self.transport.send(&wire).await.map_err(|e| e.to_string())
+        self.transport.send(&wire).await
     }
 
     /// §8.1: note the first STS field of an error-free https response.

@@ -8,7 +8,7 @@ use super::{ReferenceAgent, Route};
 use crate::case::{HostConfig, OriginRule, Preload, Profile};
 use crate::origin::{Arrival, Hop, Limits, Origin, TestCa};
 use crate::targets::mutant::Mutant;
-use crate::targets::{Plan, PlanStep, Target, TargetRun};
+use crate::targets::{Plan, PlanStep, Target, TargetError, TargetRun};
 
 const ROUTES: [Route; 2] = [Route::Proxy, Route::ConnectTo];
 
@@ -266,7 +266,7 @@ reply = { status = 200 }
 }
 
 #[tokio::test]
-async fn an_unreadable_ca_file_fails_every_step() {
+async fn an_unreadable_ca_file_is_a_harness_fault_not_the_steps_errors() {
     let dir = tempfile::tempdir().unwrap();
     let plan = Plan {
         case: "setup/bad-ca".to_owned(),
@@ -278,15 +278,11 @@ async fn an_unreadable_ca_file_fails_every_step() {
         state_dir: dir.path().to_owned(),
         preload: Vec::new(),
     };
-    let run = ReferenceAgent::new().run(&plan).await.unwrap();
-    assert_eq!(run.steps.len(), 2);
-    for result in &run.steps {
-        assert!(
-            result.error.as_deref().is_some_and(|e| e.starts_with("setup: CA file")),
-            "{result:?}"
-        );
-        assert_eq!(result.status, None);
-    }
+    let err = ReferenceAgent::new().run(&plan).await.unwrap_err();
+    assert!(
+        matches!(&err, TargetError::Harness { step: None, reason } if reason.starts_with("setup: CA file")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

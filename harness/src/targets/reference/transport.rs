@@ -70,7 +70,49 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TransportError::Connect(e) | TransportError::Tls(e) => Some(e),
+            TransportError::Http(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl TransportError {
+    /// Whether the harness, not the exchange, failed: the plan it made is
+    /// unusable, or this process ran out of descriptors, memory or socket
+    /// buffers (EMFILE, ENFILE, ENOMEM, ENOBUFS). Such a failure says nothing
+    /// about the client under test.
+    pub fn is_harness_fault(&self) -> bool {
+        if matches!(self, TransportError::Setup(_)) {
+            return true;
+        }
+        std::error::Error::source(self).is_some_and(ran_out_of_resources)
+    }
+}
+
+/// Whether `err` or what caused it is an I/O error of resource exhaustion.
+fn ran_out_of_resources(mut err: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        let cause = match err.downcast_ref::<std::io::Error>() {
+            Some(io) if io.raw_os_error().is_some_and(is_resource_exhaustion) => return true,
+            // An io::Error's `source` skips the error it wraps; look at that one too.
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+        match cause {
+            Some(next) => err = next,
+            None => return false,
+        }
+    }
+}
+
+/// Errors that mean this process ran short of a resource of its own.
+fn is_resource_exhaustion(errno: i32) -> bool {
+    [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS].contains(&errno)
+}
 
 /// One request as it goes on the wire.
 #[derive(Debug)]
@@ -356,5 +398,30 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_or_memory_is_the_harness_s_fault() {
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS] {
+            let err = TransportError::Connect(std::io::Error::from_raw_os_error(errno));
+            assert!(err.is_harness_fault(), "{err}");
+        }
+        let wrapped = std::io::Error::other(std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(TransportError::Tls(wrapped).is_harness_fault());
+        assert!(TransportError::Setup("CA file: gone".to_owned()).is_harness_fault());
+    }
+
+    #[test]
+    fn a_refused_or_garbled_exchange_is_the_client_s_to_report() {
+        let refused = TransportError::Connect(std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
+        assert!(!refused.is_harness_fault());
+        assert!(!TransportError::Tunnel("proxy answered `HTTP/1.1 502`".to_owned()).is_harness_fault());
+        assert!(!TransportError::Tls(std::io::Error::other("bad certificate")).is_harness_fault());
+        assert!(!TransportError::Body("length limit exceeded".to_owned()).is_harness_fault());
     }
 }
