@@ -106,6 +106,25 @@ pub(crate) fn file_error(id: &str, path: &Path, message: String) -> CaseFileErro
     }
 }
 
+/// The text of a file read as `bytes`, or the error pointing at its first
+/// byte that is not UTF-8 (the source shown up to it, so the caret lands there).
+pub(crate) fn utf8_text(id: &str, path: &Path, bytes: Vec<u8>) -> Result<String, CaseFileError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid_up_to = e.utf8_error().valid_up_to();
+        let valid = String::from_utf8_lossy(&bytes[..valid_up_to]).into_owned();
+        let problem = Problem {
+            span: valid.len()..valid.len(),
+            key: None,
+            message: "the file is not valid UTF-8".to_owned(),
+            help: Some(
+                "suite files are UTF-8 text; a case writes arbitrary bytes as `{ base64 = \"...\" }`".to_owned(),
+            ),
+        };
+        problem.into_error(id, path, &valid)
+    })
+}
+
 /// 1-based line and column (in characters) of byte `offset` in `src`.
 pub(crate) fn line_column(src: &str, offset: usize) -> (usize, usize) {
     let before = &src[..floor_char_boundary(src, offset)];
@@ -247,9 +266,12 @@ fn floor_char_boundary(src: &str, offset: usize) -> usize {
     offset
 }
 
-/// Turns a TOML syntax or serde error into a located problem. `doc` is the
-/// same text parsed as a spanned tree, when it is valid TOML.
-pub(crate) fn toml_problem(err: &toml::de::Error, doc: Option<&Spanned<DeTable<'_>>>) -> Problem {
+/// Turns a TOML syntax or serde error about `src` into a located problem.
+/// `doc` is the same text parsed as a spanned tree, when it is valid TOML.
+pub(crate) fn toml_problem(err: &toml::de::Error, src: &str, doc: Option<&Spanned<DeTable<'_>>>) -> Problem {
+    if err.span().is_none() && err.message().trim_end() == "recursion limit" {
+        return too_deep(src);
+    }
     let span = err.span().unwrap_or(0..0);
     let path = doc.map(|doc| path_at(doc, &span)).unwrap_or_default();
     let raw = err.message().trim_end();
@@ -272,6 +294,102 @@ pub(crate) fn toml_problem(err: &toml::de::Error, doc: Option<&Spanned<DeTable<'
         message,
         help,
     }
+}
+
+/// The TOML reader stops at keys of more than 80 dotted parts (bracket
+/// nesting it locates itself) but says not where: point at the first such key.
+fn too_deep(src: &str) -> Problem {
+    let runs = dotted_runs(src);
+    let deep = runs.iter().find(|(_, dots)| *dots >= KEY_DEPTH_LIMIT);
+    let deepest = runs.iter().max_by_key(|(_, dots)| *dots);
+    Problem {
+        span: deep.or(deepest).map_or(0..0, |(span, _)| span.clone()),
+        key: None,
+        message: "this key nests too deeply".to_owned(),
+        help: Some(format!(
+            "a dotted key or table name has at most {KEY_DEPTH_LIMIT} parts; case files need a handful"
+        )),
+    }
+}
+
+/// How many dots make a dotted key too deep for the TOML reader.
+const KEY_DEPTH_LIMIT: usize = 80;
+
+/// The spans of the dotted runs outside strings and comments (keys, and
+/// numbers such as `1.5`) with how many dots each holds. A run is bare-key
+/// characters, one-line quoted strings, blanks and dots; anything else ends it.
+fn dotted_runs(src: &str) -> Vec<(Range<usize>, usize)> {
+    let bytes = src.as_bytes();
+    let mut runs = Vec::new();
+    let mut run: Option<(usize, usize)> = None;
+    let mut close = |run: &mut Option<(usize, usize)>, end: usize| {
+        if let Some((start, dots)) = run.take() {
+            if dots > 0 {
+                runs.push((start..end, dots));
+            }
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        match byte {
+            b'"' | b'\'' => {
+                let triple = [byte; 3];
+                if bytes[i..].starts_with(&triple) {
+                    close(&mut run, i);
+                    i = skip_multiline_string(bytes, i + 3, byte);
+                } else {
+                    run.get_or_insert((i, 0));
+                    i = skip_string(bytes, i + 1, byte);
+                }
+                continue;
+            }
+            b'#' => {
+                close(&mut run, i);
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'.' => run.get_or_insert((i, 0)).1 += 1,
+            b' ' | b'\t' => {}
+            _ if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' => {
+                run.get_or_insert((i, 0));
+            }
+            _ => close(&mut run, i),
+        }
+        i += 1;
+    }
+    close(&mut run, bytes.len());
+    runs
+}
+
+/// The index after a one-line string opened before `i` by `quote`, or of the
+/// line end where it is left open.
+fn skip_string(bytes: &[u8], mut i: usize, quote: u8) -> usize {
+    while i < bytes.len() && bytes[i] != b'\n' {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b if b == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i.min(bytes.len())
+}
+
+/// The index after a multi-line string opened before `i` by three `quote`s.
+fn skip_multiline_string(bytes: &[u8], mut i: usize, quote: u8) -> usize {
+    let end = [quote; 3];
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && quote == b'"' {
+            i += 2;
+        } else if bytes[i..].starts_with(&end) {
+            return i + 3;
+        } else {
+            i += 1;
+        }
+    }
+    bytes.len()
 }
 
 /// "`x`, expected one of `a`, `b`" → ("unknown {what} `x`", "did you mean `a`?").
@@ -360,6 +478,33 @@ error: unknown key `hedaers`
     #[case("expect.hop[2]", key_path!["expect", "hop", 2])]
     fn key_paths_display_like_toml_access(#[case] text: &str, #[case] path: KeyPath) {
         assert_eq!(path.to_string(), text);
+    }
+
+    #[rstest::rstest]
+    #[case::table_name("title = \"x\"\n\n[{deep}]\n", (3, 2))]
+    #[case::key("title = \"x\"\n# a.b.c\n{deep} = 1\n", (3, 1))]
+    #[case::in_an_inline_table("title = \"x\"\nt = {{ s = \"a.b\", {deep} = 1 }}\n", (2, 18))]
+    #[case::after_a_multiline_string("s = \"\"\"\n{shallow}\n\"\"\"\n\n[{deep}]\n", (5, 2))]
+    fn a_key_nested_too_deeply_is_located(#[case] template: &str, #[case] at: (usize, usize)) {
+        let deep = vec!["a"; 90].join(".");
+        let shallow = vec!["a"; 85].join(".");
+        let src = template
+            .replace("{deep}", &deep)
+            .replace("{shallow}", &shallow)
+            .replace("{{", "{")
+            .replace("}}", "}");
+        let err = toml::de::DeTable::parse(&src).expect_err("too deep");
+        let problem = toml_problem(&err, &src, None);
+        let error = problem.into_error("x", Path::new("x.toml"), &src);
+        assert_eq!((error.line, error.column), at, "{error}");
+        assert_eq!(error.message, "this key nests too deeply");
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_the_bad_byte() {
+        let err = utf8_text("x", Path::new("x.toml"), b"a = 1\nb = \"\xc3(\"\n".to_vec()).expect_err("not UTF-8");
+        assert_eq!((err.line, err.column), (2, 6));
+        assert_eq!(err.message, "the file is not valid UTF-8");
     }
 
     #[rstest::rstest]
