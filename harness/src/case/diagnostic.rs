@@ -75,7 +75,12 @@ pub(crate) struct Problem {
 impl Problem {
     /// The finished error for case `id` at `path`, whose text is `src`.
     pub(crate) fn into_error(self, id: &str, path: &Path, src: &str) -> CaseFileError {
-        let span = clamp(src, self.span);
+        let mut span = clamp(src, self.span);
+        if span.start == src.len() && src.ends_with('\n') {
+            // Past the final newline is a line no renderer shows (the end of
+            // a truncated file, say): point at the end of the last line instead.
+            span = src.len() - 1..src.len() - 1;
+        }
         let (line, column) = line_column(src, span.start);
         let rendered = render(path, Some(src), span, &self.message, self.help.as_deref());
         CaseFileError {
@@ -107,21 +112,26 @@ pub(crate) fn file_error(id: &str, path: &Path, message: String) -> CaseFileErro
 }
 
 /// The text of a file read as `bytes`, or the error pointing at its first
-/// byte that is not UTF-8 (the source shown up to it, so the caret lands there).
+/// byte that is not UTF-8 (the source shown up to that line's end, the bad
+/// bytes as U+FFFD, so the caret lands on the first).
 pub(crate) fn utf8_text(id: &str, path: &Path, bytes: Vec<u8>) -> Result<String, CaseFileError> {
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let valid_up_to = e.utf8_error().valid_up_to();
-        let valid = String::from_utf8_lossy(&bytes[..valid_up_to]).into_owned();
+        let line_end = bytes[valid_up_to..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |n| valid_up_to + n);
+        let shown = String::from_utf8_lossy(&bytes[..line_end]).into_owned();
         let problem = Problem {
-            span: valid.len()..valid.len(),
+            span: valid_up_to..valid_up_to + char::REPLACEMENT_CHARACTER.len_utf8(),
             key: None,
             message: "the file is not valid UTF-8".to_owned(),
             help: Some(
                 "suite files are UTF-8 text; a case writes arbitrary bytes as `{ base64 = \"...\" }`".to_owned(),
             ),
         };
-        problem.into_error(id, path, &valid)
+        problem.into_error(id, path, &shown)
     })
 }
 
@@ -457,6 +467,20 @@ error: unknown key `hedaers`
     }
 
     #[test]
+    fn the_end_of_a_file_is_shown_where_its_last_line_ends() {
+        let src = "title = \"x\"\ns = \"\"\"abc\n";
+        let problem = Problem {
+            span: src.len()..src.len(),
+            key: None,
+            message: "unterminated string".to_owned(),
+            help: None,
+        };
+        let err = problem.into_error("x", Path::new("x.toml"), src);
+        assert_eq!((err.line, err.column), (2, 11));
+        assert!(err.rendered.contains("x.toml:2:11"), "{}", err.rendered);
+    }
+
+    #[test]
     fn renders_an_unreadable_file_without_source() {
         let err = file_error("x", Path::new("suites/x.toml"), "cannot read the case file".to_owned());
         assert_eq!(err.rendered, "error: cannot read the case file\n--> suites/x.toml");
@@ -498,6 +522,13 @@ error: unknown key `hedaers`
         let error = problem.into_error("x", Path::new("x.toml"), &src);
         assert_eq!((error.line, error.column), at, "{error}");
         assert_eq!(error.message, "this key nests too deeply");
+    }
+
+    #[test]
+    fn invalid_utf8_opening_a_line_is_shown_on_that_line() {
+        let err = utf8_text("x", Path::new("x.toml"), b"a = 1\n\xffb = 2\nc = 3\n".to_vec()).expect_err("not UTF-8");
+        assert_eq!((err.line, err.column), (2, 1));
+        assert!(err.rendered.contains("x.toml:2:1"), "{}", err.rendered);
     }
 
     #[test]
