@@ -27,6 +27,10 @@ pub const MAX_BODY_BYTES: usize = 64 << 20;
 /// origin's default limit); a hop body expected longer can never match.
 pub const RECORDED_BODY_CAP: usize = 4 << 20;
 
+/// The most a case's steps may wait in all, in milliseconds (10 s): a third
+/// of the default 30 s case time limit, so that a wait never decides a verdict.
+pub const MAX_TOTAL_DELAY_MS: u64 = 10_000;
+
 /// Every problem in `file`, in no particular order; `doc` is the same text as
 /// a spanned tree, used only to locate them.
 pub(crate) fn check(file: &CaseFile, doc: &Spanned<DeTable<'_>>, catalogue: &Catalogue) -> Vec<Problem> {
@@ -82,8 +86,22 @@ impl Checker<'_, '_> {
                 Some("add a `[[step]]` table with the `url` the client is asked to fetch".to_owned()),
             );
         }
+        let mut waited: u64 = 0;
         for (i, step) in file.steps.iter().enumerate() {
             self.step(key_path!["step", i], step);
+            let before = waited;
+            waited = waited.saturating_add(step.delay_ms);
+            if before <= MAX_TOTAL_DELAY_MS && waited > MAX_TOTAL_DELAY_MS {
+                self.report(
+                    key_path!["step", i, "delay_ms"],
+                    format!("the steps wait {waited} ms in all, more than {MAX_TOTAL_DELAY_MS} ms"),
+                    Some(
+                        "a case waits at most 10 s in all, well within the 30 s a case may take by default; \
+                         shorten the waits (an HSTS `max-age=1` expires after a 2 s wait)"
+                            .to_owned(),
+                    ),
+                );
+            }
         }
         for (i, rule) in file.origin.iter().enumerate() {
             let at = key_path!["origin", i];
@@ -902,6 +920,11 @@ status = 200
         "body = \"a=1\"", "body = { cycle = 4194305 }",
         (22, 8), Some("expect.hop[0].body"), "a hop body of 4194305 bytes can never be seen whole",
         "at most 4194304 bytes"
+    )]
+    #[case::delay_over_the_limit(
+        "body = \"a=1\"", "body = \"a=1\"\ndelay_ms = 9223372036854775807",
+        (9, 12), Some("step[0].delay_ms"), "the steps wait 9223372036854775807 ms in all, more than 10000 ms",
+        "at most 10 s"
     )]
     #[case::step_header_value_control(
         "\"text/plain\"]", "\"text/pl\\u0001ain\"]",
