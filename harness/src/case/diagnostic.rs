@@ -114,6 +114,9 @@ pub(crate) fn file_error(id: &str, path: &Path, message: String) -> CaseFileErro
 /// The text of a file read as `bytes`, or the error pointing at its first
 /// byte that is not UTF-8 (the source shown up to that line's end, the bad
 /// bytes as U+FFFD, so the caret lands on the first).
+// A CaseFileError is large, but it is the documented error of the loader and
+// only ever built for a bad file.
+#[allow(clippy::result_large_err)]
 pub(crate) fn utf8_text(id: &str, path: &Path, bytes: Vec<u8>) -> Result<String, CaseFileError> {
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();

@@ -1,6 +1,9 @@
 //! Semantic checks of a case file that serde cannot express: known ids,
-//! tokens, URLs, step and hop references, and grades no stronger than the
-//! cited rules allow. Each problem points at its key.
+//! tokens, URLs, step and hop references, grades no stronger than the cited
+//! rules allow, and everything the run needs (header fields the origin and
+//! targets can send, body sizes and waits within the harness's limits), so
+//! that a case that loads never fails at run time for its file. Each problem
+//! points at its key.
 
 use std::net::IpAddr;
 

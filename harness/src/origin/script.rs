@@ -1,5 +1,6 @@
 //! Answering requests from a case's origin script.
-//! Rules are parsed and checked once when the origin starts; answering never fails.
+//! Rules are parsed and checked once when the origin starts; answering never
+//! fails, and a `{ cycle = N }` reply body is generated as it is sent.
 
 use std::io;
 use std::pin::Pin;
