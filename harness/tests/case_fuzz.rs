@@ -4,6 +4,9 @@
 //! nesting, bytes that are not UTF-8, huge bodies), either load — and then
 //! their origin starts and their steps are sendable — or are rejected with
 //! the file, a line and a column. Deterministic: a fixed seed, a bounded count.
+//!
+//! Beside it, one fixture per gap found this way (`tests/fixtures/cases/`),
+//! each rejected at a known place.
 
 // The loader's documented error, CaseFileError, is large; it is only ever built for a bad file.
 #![allow(clippy::result_large_err)]
@@ -420,5 +423,118 @@ fn huge_cycle_bodies_are_rejected_at_their_value() {
         };
         assert_eq!((err.line, err.column), (9, 18), "{err}");
         check_located(&err, &path, src.as_bytes()).expect("located");
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cases")
+}
+
+/// Case files that once loaded and then crashed or failed at run time, or
+/// were rejected without a usable place: id, line, column, message.
+const CASE_FIXTURES: [(&str, usize, usize, &str); 16] = [
+    (
+        "cycle-of-100-gb",
+        7,
+        18,
+        "a body of 100000000000 bytes is over the limit of 67108864 bytes",
+    ),
+    (
+        "cycle-at-the-largest-integer",
+        7,
+        18,
+        "a body of 9223372036854775807 bytes is over the limit",
+    ),
+    (
+        "cycle-beyond-every-integer",
+        7,
+        18,
+        "a body of 18446744073709551615 bytes is over the limit",
+    ),
+    ("cycle-of-1-gb", 7, 18, "a body of 1000000000 bytes is over the limit"),
+    ("negative-cycle", 7, 8, "invalid value"),
+    (
+        "reply-cycle-over-the-limit",
+        15,
+        42,
+        "a body of 67108865 bytes is over the limit",
+    ),
+    (
+        "hop-body-beyond-the-recorded-cap",
+        20,
+        8,
+        "a hop body of 4194305 bytes can never be seen whole",
+    ),
+    ("informational-final-status", 11, 20, "status 103 is informational"),
+    ("unservable-on", 14, 6, "`on` cannot be served"),
+    (
+        "reply-header-crlf",
+        11,
+        49,
+        "header value `/now\\r\\nSet-Cookie: a=1` contains CR, LF or NUL",
+    ),
+    (
+        "reply-header-name-not-a-token",
+        11,
+        37,
+        "`Loc ation` is not a header field name",
+    ),
+    (
+        "step-header-control-byte",
+        8,
+        23,
+        "header value `a\\u{1}b` contains a control character",
+    ),
+    ("deep-dotted-table", 17, 2, "this key nests too deeply"),
+    ("deep-array", 8, 90, "this value nests too deeply"),
+    ("long-wait", 8, 12, "the steps wait 60000 ms in all"),
+    ("not-utf8", 1, 25, "the file is not valid UTF-8"),
+];
+
+#[test]
+fn each_case_fixture_is_rejected_where_its_fault_is() {
+    let catalogue = Catalogue::load(&suites().join("requirements.toml")).expect("the real catalogue");
+    for (id, line, column, message) in CASE_FIXTURES {
+        let loaded = catch_unwind(AssertUnwindSafe(|| load_case(&fixtures(), &catalogue, id)));
+        let Ok(Err(err)) = loaded else {
+            panic!("{id} loads or panics");
+        };
+        assert_eq!((err.line, err.column), (line, column), "{err}");
+        assert!(err.message.starts_with(message), "{id}: {}", err.message);
+        let at = format!("{id}.toml:{line}:{column}");
+        assert!(err.rendered.contains(&at), "{}", err.rendered);
+    }
+}
+
+#[test]
+fn bad_case_files_never_stop_the_others_loading() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(suites().join("requirements.toml"), dir.path().join("requirements.toml")).expect("catalogue");
+    let good = "redirect/method-body/308/put-mib-http.toml";
+    std::fs::copy(suites().join(good), dir.path().join("good.toml")).expect("good case");
+    for (id, ..) in CASE_FIXTURES {
+        let name = format!("{id}.toml");
+        std::fs::copy(fixtures().join(&name), dir.path().join(&name)).expect("fixture");
+    }
+    let suite = hopcheck::case::load_suite(dir.path()).expect("the suite loads");
+    let ids: Vec<&str> = suite.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["good"]);
+    assert_eq!(suite.errors.len(), CASE_FIXTURES.len());
+}
+
+/// Catalogues that were accepted as empty, or rejected without a place.
+#[test]
+fn each_catalogue_fixture_is_rejected_where_its_fault_is() {
+    let catalogues = [
+        ("empty", 1, 1, "the catalogue lists no requirements"),
+        ("comments-only", 1, 1, "the catalogue lists no requirements"),
+        ("empty-list", 1, 15, "the catalogue lists no requirements"),
+        ("not-utf8", 4, 20, "the file is not valid UTF-8"),
+    ];
+    for (name, line, column, message) in catalogues {
+        let path = fixtures().join("catalogue").join(format!("{name}.toml"));
+        let err = Catalogue::load(&path).expect_err(name);
+        assert_eq!((err.line, err.column), (line, column), "{err}");
+        assert_eq!(err.message, message);
     }
 }

@@ -296,6 +296,13 @@ pub(crate) fn toml_problem(err: &toml::de::Error, src: &str, doc: Option<&Spanne
     } else if let Some(field) = raw.strip_prefix("missing field ").and_then(between_backticks) {
         key = Some(path.child(field).to_string());
         (format!("missing key `{field}`"), None)
+    } else if raw.starts_with("cannot recurse further") {
+        (
+            "this value nests too deeply".to_owned(),
+            Some(format!(
+                "arrays and inline tables nest at most {KEY_DEPTH_LIMIT} levels; case files need a handful"
+            )),
+        )
     } else if raw.starts_with("data did not match any variant of untagged enum ") {
         untagged(raw)
     } else {
@@ -325,7 +332,8 @@ fn too_deep(src: &str) -> Problem {
     }
 }
 
-/// How many dots make a dotted key too deep for the TOML reader.
+/// How deep the TOML reader nests: dotted keys of more parts, and arrays or
+/// inline tables nested deeper, are refused.
 const KEY_DEPTH_LIMIT: usize = 80;
 
 /// The spans of the dotted runs outside strings and comments (keys, and
