@@ -1,7 +1,8 @@
 //! The loader never crashes and always says where: the suite's own case files
 //! and catalogue, mutated (bit flips, truncations, lines spliced from other
 //! files, duplicated lines and so keys, huge and negative numbers, deep
-//! nesting, bytes that are not UTF-8, huge bodies), either load — and then
+//! nesting, bytes that are not UTF-8, huge bodies, delimiters and control
+//! characters inside strings), either load — and then
 //! their origin starts and their steps are sendable — or are rejected with
 //! the file, a line and a column. Deterministic: a fixed seed, a bounded count.
 //!
@@ -24,7 +25,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 
 /// Mutated files per run: enough to reach every mutation on many files, few
 /// enough for a few seconds in a debug build.
-const CASES: u32 = 1000;
+const CASES: u32 = 3000;
 
 /// The seed of every run, so that a failure comes back the same.
 const SEED: [u8; 32] = *b"hopcheck: fuzz the case loader!!";
@@ -123,7 +124,21 @@ enum Mutation {
         at: usize,
         byte: u8,
     },
+    /// One of [`ODD_TEXT`] written into the `nth` one-line string, at `at`:
+    /// the file stays TOML, so what it reaches is the validator and the run.
+    OddText {
+        nth: usize,
+        at: usize,
+        with: usize,
+    },
 }
+
+/// Text a mutation writes into a string: URL and header delimiters,
+/// whitespace, and control characters as TOML escapes.
+const ODD_TEXT: [&str; 24] = [
+    "@", "*", "#", " ", "%", "%zz", "[", "]", ":", ":99999", "..", "xn--", "é", "//", "\\\\", "\\\"", "{hop}",
+    "\\u0000", "\\u0001", "\\u007f", "\\u00ff", "\\u2028", "\\r\\n", "\\t",
+];
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let index = || 0..usize::MAX;
@@ -141,6 +156,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (0..NUMBERS.len()).prop_map(|with| Mutation::Cycle { with }),
         (index(), 1..400usize, 0..3u8).prop_map(|(at, depth, kind)| Mutation::Nest { at, depth, kind }),
         (index(), 0x80..=0xffu8).prop_map(|(at, byte)| Mutation::NotUtf8 { at, byte }),
+        (index(), index(), 0..ODD_TEXT.len()).prop_map(|(nth, at, with)| Mutation::OddText { nth, at, with }),
     ]
 }
 
@@ -245,8 +261,49 @@ fn apply(bytes: Vec<u8>, mutation: &Mutation) -> Vec<u8> {
             bytes[at] = byte;
             bytes
         }
+        Mutation::OddText { nth, at, with } => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let strings = string_contents(&text);
+            match strings.len() {
+                0 => bytes,
+                n => {
+                    let (start, end) = strings[nth % n];
+                    let mut at = start + at % (end - start + 1);
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    format!("{}{}{}", &text[..at], ODD_TEXT[with], &text[at..]).into_bytes()
+                }
+            }
+        }
         Mutation::FlipBit { .. } | Mutation::NotUtf8 { .. } => bytes,
     }
+}
+
+/// Byte ranges of the contents of the one-line basic strings in `text`
+/// (between the quotes; an escaped quote does not end one).
+fn string_contents(text: &str) -> Vec<(usize, usize)> {
+    let mut strings = Vec::new();
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let bytes = line.as_bytes();
+        let mut open = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            match (bytes[i], open) {
+                (b'\\', Some(_)) => i += 1,
+                (b'"', None) => open = Some(i + 1),
+                (b'"', Some(start)) => {
+                    strings.push((line_start + start, line_start + i));
+                    open = None;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        line_start += line.len();
+    }
+    strings
 }
 
 /// Byte ranges of the runs of ASCII digits in `text`.

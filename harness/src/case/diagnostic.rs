@@ -343,8 +343,11 @@ fn dotted_runs(src: &str) -> Vec<(Range<usize>, usize)> {
     let bytes = src.as_bytes();
     let mut runs = Vec::new();
     let mut run: Option<(usize, usize)> = None;
-    let mut close = |run: &mut Option<(usize, usize)>, end: usize| {
+    let mut close = |run: &mut Option<(usize, usize)>, mut end: usize| {
         if let Some((start, dots)) = run.take() {
+            while end > start && matches!(bytes[end - 1], b' ' | b'\t') {
+                end -= 1;
+            }
             if dots > 0 {
                 runs.push((start..end, dots));
             }
@@ -530,9 +533,11 @@ error: unknown key `hedaers`
             .replace("}}", "}");
         let err = toml::de::DeTable::parse(&src).expect_err("too deep");
         let problem = toml_problem(&err, &src, None);
+        let span = problem.span.clone();
         let error = problem.into_error("x", Path::new("x.toml"), &src);
         assert_eq!((error.line, error.column), at, "{error}");
         assert_eq!(error.message, "this key nests too deeply");
+        assert_eq!(&src[span], deep, "the caret covers the key, nothing more");
     }
 
     #[test]
