@@ -634,10 +634,11 @@ impl Body {
     /// byte against its rule, never produced. `Err` for invalid base64.
     pub fn matches(&self, seen: &[u8]) -> Result<bool, base64::DecodeError> {
         match self {
+            Body::Text(text) => Ok(text.as_bytes() == seen),
+            Body::Base64 { .. } => self.bytes().map(|bytes| bytes == seen),
             Body::Cycle { cycle } => {
                 Ok(seen.len() == *cycle && seen.iter().enumerate().all(|(i, b)| *b == cycle_byte(i)))
             }
-            _ => self.bytes().map(|bytes| bytes == seen),
         }
     }
 }
@@ -661,4 +662,29 @@ fn is_false(b: &bool) -> bool {
 }
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case::text(Body::Text("héllo".into()), 6)]
+    #[case::base64(Body::Base64 { base64: "AAEC".into() }, 3)]
+    #[case::cycle_beyond_any_memory(Body::Cycle { cycle: usize::MAX }, usize::MAX)]
+    fn sizes_are_computed_without_the_bytes(#[case] body: Body, #[case] len: usize) {
+        assert_eq!(body.byte_len(), Ok(len));
+    }
+
+    #[test]
+    fn a_cycle_is_matched_by_its_rule() {
+        let bytes: Vec<u8> = (0..600).map(cycle_byte).collect();
+        assert_eq!(Body::Cycle { cycle: 600 }.matches(&bytes), Ok(true));
+        assert_eq!(Body::Cycle { cycle: 601 }.matches(&bytes), Ok(false));
+        assert_eq!(Body::Cycle { cycle: usize::MAX }.matches(&bytes), Ok(false));
+        let mut off = bytes.clone();
+        off[300] ^= 1;
+        assert_eq!(Body::Cycle { cycle: 600 }.matches(&off), Ok(false));
+        assert_eq!(Body::Cycle { cycle: 600 }.bytes().as_deref(), Ok(&bytes[..]));
+    }
 }
