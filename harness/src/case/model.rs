@@ -644,7 +644,7 @@ impl Body {
 }
 
 /// Byte `index` of a `{ cycle = N }` body: 0, 1, …, 255, 0, 1, …
-pub fn cycle_byte(index: usize) -> u8 {
+pub const fn cycle_byte(index: usize) -> u8 {
     (index % 256) as u8
 }
 

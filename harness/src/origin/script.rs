@@ -11,7 +11,7 @@ use http::{HeaderName, StatusCode};
 use hyper::body::{Frame, SizeHint};
 
 use super::normalise_host;
-use crate::case::{Body, FieldValue, OriginRule, RuleTarget};
+use crate::case::{cycle_byte, Body, FieldValue, OriginRule, RuleTarget};
 
 /// The logical request a rule is matched against.
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +116,7 @@ static CYCLE_BYTES: [u8; CYCLE_CHUNK] = {
     let mut bytes = [0; CYCLE_CHUNK];
     let mut i = 0;
     while i < CYCLE_CHUNK {
-        bytes[i] = (i % 256) as u8;
+        bytes[i] = cycle_byte(i);
         i += 1;
     }
     bytes
@@ -128,7 +128,9 @@ static CYCLE_BYTES: [u8; CYCLE_CHUNK] = {
 /// `Content-Length`.
 #[derive(Debug)]
 pub(crate) enum AnswerBody {
+    /// The whole body, until it is sent.
     Bytes(Option<Bytes>),
+    /// A cycle body, of which `remaining` bytes are still to be sent.
     Cycle { remaining: usize },
 }
 
