@@ -1,10 +1,10 @@
-//! The loader never crashes and always says where: the suite's own case files
-//! and catalogue, mutated (bit flips, truncations, lines spliced from other
-//! files, duplicated lines and so keys, huge and negative numbers, deep
+//! The loader never crashes and always says where: the suite's own case
+//! files and catalogue, mutated (bit flips, truncations, lines spliced from
+//! other files, duplicated lines and so keys, huge and negative numbers, deep
 //! nesting, bytes that are not UTF-8, huge bodies, delimiters and control
-//! characters inside strings), either load — and then
-//! their origin starts and their steps are sendable — or are rejected with
-//! the file, a line and a column. Deterministic: a fixed seed, a bounded count.
+//! characters inside strings), either load — and then their origin starts and
+//! their steps are sendable — or are rejected with the file, a line and a
+//! column. Deterministic: a fixed seed, a bounded count.
 //!
 //! Beside it, one fixture per gap found this way (`tests/fixtures/cases/`),
 //! each rejected at a known place.
@@ -30,8 +30,8 @@ const CASES: u32 = 3000;
 /// The seed of every run, so that a failure comes back the same.
 const SEED: [u8; 32] = *b"hopcheck: fuzz the case loader!!";
 
-/// Numbers a mutation writes over one of the file's own: beyond every
-/// integer type, at TOML's limits, negative, and huge as a body length.
+/// Numbers a mutation writes over one of the file's own: at the limits of
+/// u64 and i64, negative, huge as a body length, and not integers at all.
 const NUMBERS: [&str; 10] = [
     "18446744073709551615",
     "9223372036854775807",
