@@ -411,9 +411,12 @@ impl Judge<'_> {
             e.target.as_deref().is_none_or(|t| t == hop.target),
         );
         if let Some(body) = &e.body {
-            match self.expected_body(body) {
-                Ok(expected) if expected == hop.body && !hop.body_truncated => {}
-                Ok(expected) => misses.push(self.miss(
+            let missed = self.expected_body(body).and_then(|expected| {
+                body_miss(expected, &hop.body, hop.body_truncated).map_err(|e| format!("invalid base64: {e}"))
+            });
+            match missed {
+                Ok(None) => {}
+                Ok(Some(expected)) => misses.push(self.miss(
                     at,
                     None,
                     rules,
@@ -497,9 +500,9 @@ impl Judge<'_> {
             }
         }
         if let Some(body) = &e.body {
-            match body.bytes() {
-                Ok(expected) if expected == result.body => {}
-                Ok(expected) => misses.push(self.miss(
+            match body_miss(Some(body), &result.body, false) {
+                Ok(None) => {}
+                Ok(Some(expected)) => misses.push(self.miss(
                     None,
                     at,
                     rules,
@@ -514,18 +517,15 @@ impl Judge<'_> {
         }
     }
 
-    fn expected_body(&self, body: &BodyExpect) -> Result<Vec<u8>, String> {
-        let body: &Body = match body {
-            BodyExpect::Bytes(body) => body,
+    /// The body a hop is expected to carry; `None` for a step that has none.
+    fn expected_body<'b>(&'b self, body: &'b BodyExpect) -> Result<Option<&'b Body>, String> {
+        match body {
+            BodyExpect::Bytes(body) => Ok(Some(body)),
             BodyExpect::SameAsStep { step } => match step.checked_sub(1).and_then(|i| self.case.file.steps.get(i)) {
-                Some(s) => match &s.body {
-                    Some(body) => body,
-                    None => return Ok(Vec::new()),
-                },
-                None => return Err(format!("the body of step {step}, which does not exist")),
+                Some(s) => Ok(s.body.as_ref()),
+                None => Err(format!("the body of step {step}, which does not exist")),
             },
-        };
-        body.bytes().map_err(|e| format!("invalid base64: {e}"))
+        }
     }
 }
 
@@ -581,6 +581,20 @@ fn normalise_authority(url: &str) -> String {
     format!("{scheme}://{userinfo}{host}{port}{tail}")
 }
 
+/// The expected bytes when `seen` (cut short when `cut`) is not `expected`
+/// (no body meaning an empty one), `None` when it is: bodies are compared by
+/// rule, and a `{ cycle = N }` is produced only to describe a miss.
+fn body_miss(expected: Option<&Body>, seen: &[u8], cut: bool) -> Result<Option<Vec<u8>>, base64::DecodeError> {
+    let matched = match expected {
+        Some(expected) => expected.matches(seen)?,
+        None => seen.is_empty(),
+    };
+    if matched && !cut {
+        return Ok(None);
+    }
+    expected.map_or(Ok(Vec::new()), Body::bytes).map(Some)
+}
+
 /// Bytes for people: short printable text quoted, else a length and a digest-like summary.
 pub fn describe_bytes(bytes: &[u8]) -> String {
     if bytes.is_empty() {
@@ -616,6 +630,22 @@ mod tests {
     use super::*;
     use crate::case::{parse_case, Catalogue};
     use crate::origin::Arrival;
+
+    #[rstest]
+    #[case::cycle_matches(Some(Body::Cycle { cycle: 300 }), (0..300).map(|i| (i % 256) as u8).collect(), false, None)]
+    #[case::cycle_one_byte_off(Some(Body::Cycle { cycle: 3 }), vec![0, 1, 3], false, Some(vec![0, 1, 2]))]
+    #[case::cycle_too_short(Some(Body::Cycle { cycle: 3 }), vec![0, 1], false, Some(vec![0, 1, 2]))]
+    #[case::cut_never_matches(Some(Body::Text("ab".into())), b"ab".to_vec(), true, Some(b"ab".to_vec()))]
+    #[case::no_body_is_empty(None, Vec::new(), false, None)]
+    #[case::no_body_but_bytes(None, b"x".to_vec(), false, Some(Vec::new()))]
+    fn bodies_compare_by_rule(
+        #[case] expected: Option<Body>,
+        #[case] seen: Vec<u8>,
+        #[case] cut: bool,
+        #[case] missed: Option<Vec<u8>>,
+    ) {
+        assert_eq!(body_miss(expected.as_ref(), &seen, cut), Ok(missed));
+    }
 
     const CATALOGUE: &str = r#"
 [[requirement]]

@@ -75,7 +75,12 @@ pub(crate) struct Problem {
 impl Problem {
     /// The finished error for case `id` at `path`, whose text is `src`.
     pub(crate) fn into_error(self, id: &str, path: &Path, src: &str) -> CaseFileError {
-        let span = clamp(src, self.span);
+        let mut span = clamp(src, self.span);
+        if span.start == src.len() && src.ends_with('\n') {
+            // Past the final newline is a line no renderer shows (the end of
+            // a truncated file, say): point at the end of the last line instead.
+            span = src.len() - 1..src.len() - 1;
+        }
         let (line, column) = line_column(src, span.start);
         let rendered = render(path, Some(src), span, &self.message, self.help.as_deref());
         CaseFileError {
@@ -104,6 +109,33 @@ pub(crate) fn file_error(id: &str, path: &Path, message: String) -> CaseFileErro
         help: None,
         rendered,
     }
+}
+
+/// The text of a file read as `bytes`, or the error pointing at its first
+/// byte that is not UTF-8 (the source shown up to that line's end, the bad
+/// bytes as U+FFFD, so the caret lands on the first).
+// A CaseFileError is large, but it is the documented error of the loader and
+// only ever built for a bad file.
+#[allow(clippy::result_large_err)]
+pub(crate) fn utf8_text(id: &str, path: &Path, bytes: Vec<u8>) -> Result<String, CaseFileError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid_up_to = e.utf8_error().valid_up_to();
+        let line_end = bytes[valid_up_to..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |n| valid_up_to + n);
+        let shown = String::from_utf8_lossy(&bytes[..line_end]).into_owned();
+        let problem = Problem {
+            span: valid_up_to..valid_up_to + char::REPLACEMENT_CHARACTER.len_utf8(),
+            key: None,
+            message: "the file is not valid UTF-8".to_owned(),
+            help: Some(
+                "suite files are UTF-8 text; a case writes arbitrary bytes as `{ base64 = \"...\" }`".to_owned(),
+            ),
+        };
+        problem.into_error(id, path, &shown)
+    })
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `src`.
@@ -247,9 +279,12 @@ fn floor_char_boundary(src: &str, offset: usize) -> usize {
     offset
 }
 
-/// Turns a TOML syntax or serde error into a located problem. `doc` is the
-/// same text parsed as a spanned tree, when it is valid TOML.
-pub(crate) fn toml_problem(err: &toml::de::Error, doc: Option<&Spanned<DeTable<'_>>>) -> Problem {
+/// Turns a TOML syntax or serde error about `src` into a located problem.
+/// `doc` is the same text parsed as a spanned tree, when it is valid TOML.
+pub(crate) fn toml_problem(err: &toml::de::Error, src: &str, doc: Option<&Spanned<DeTable<'_>>>) -> Problem {
+    if err.span().is_none() && err.message().trim_end() == "recursion limit" {
+        return too_deep(src);
+    }
     let span = err.span().unwrap_or(0..0);
     let path = doc.map(|doc| path_at(doc, &span)).unwrap_or_default();
     let raw = err.message().trim_end();
@@ -261,6 +296,13 @@ pub(crate) fn toml_problem(err: &toml::de::Error, doc: Option<&Spanned<DeTable<'
     } else if let Some(field) = raw.strip_prefix("missing field ").and_then(between_backticks) {
         key = Some(path.child(field).to_string());
         (format!("missing key `{field}`"), None)
+    } else if raw.starts_with("cannot recurse further") {
+        (
+            "this value nests too deeply".to_owned(),
+            Some(format!(
+                "arrays and inline tables nest at most {KEY_DEPTH_LIMIT} levels; case files need a handful"
+            )),
+        )
     } else if raw.starts_with("data did not match any variant of untagged enum ") {
         untagged(raw)
     } else {
@@ -272,6 +314,106 @@ pub(crate) fn toml_problem(err: &toml::de::Error, doc: Option<&Spanned<DeTable<'
         message,
         help,
     }
+}
+
+/// The TOML reader stops at keys of more than 80 dotted parts (bracket
+/// nesting it locates itself) but says not where: point at the first such key.
+fn too_deep(src: &str) -> Problem {
+    let runs = dotted_runs(src);
+    let deep = runs.iter().find(|(_, dots)| *dots >= KEY_DEPTH_LIMIT);
+    let deepest = runs.iter().max_by_key(|(_, dots)| *dots);
+    Problem {
+        span: deep.or(deepest).map_or(0..0, |(span, _)| span.clone()),
+        key: None,
+        message: "this key nests too deeply".to_owned(),
+        help: Some(format!(
+            "a dotted key or table name has at most {KEY_DEPTH_LIMIT} parts; case files need a handful"
+        )),
+    }
+}
+
+/// How deep the TOML reader nests: dotted keys of more parts, and arrays or
+/// inline tables nested deeper, are refused.
+const KEY_DEPTH_LIMIT: usize = 80;
+
+/// The spans of the dotted runs outside strings and comments (keys, and
+/// numbers such as `1.5`) with how many dots each holds. A run is bare-key
+/// characters, one-line quoted strings, blanks and dots; anything else ends it.
+fn dotted_runs(src: &str) -> Vec<(Range<usize>, usize)> {
+    let bytes = src.as_bytes();
+    let mut runs = Vec::new();
+    let mut run: Option<(usize, usize)> = None;
+    let mut close = |run: &mut Option<(usize, usize)>, mut end: usize| {
+        if let Some((start, dots)) = run.take() {
+            while end > start && matches!(bytes[end - 1], b' ' | b'\t') {
+                end -= 1;
+            }
+            if dots > 0 {
+                runs.push((start..end, dots));
+            }
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        match byte {
+            b'"' | b'\'' => {
+                let triple = [byte; 3];
+                if bytes[i..].starts_with(&triple) {
+                    close(&mut run, i);
+                    i = skip_multiline_string(bytes, i + 3, byte);
+                } else {
+                    run.get_or_insert((i, 0));
+                    i = skip_string(bytes, i + 1, byte);
+                }
+                continue;
+            }
+            b'#' => {
+                close(&mut run, i);
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'.' => run.get_or_insert((i, 0)).1 += 1,
+            b' ' | b'\t' => {}
+            _ if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' => {
+                run.get_or_insert((i, 0));
+            }
+            _ => close(&mut run, i),
+        }
+        i += 1;
+    }
+    close(&mut run, bytes.len());
+    runs
+}
+
+/// The index after a one-line string opened before `i` by `quote`, or of the
+/// line end where it is left open.
+fn skip_string(bytes: &[u8], mut i: usize, quote: u8) -> usize {
+    while i < bytes.len() && bytes[i] != b'\n' {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b if b == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i.min(bytes.len())
+}
+
+/// The index after a multi-line string opened before `i` by three `quote`s.
+fn skip_multiline_string(bytes: &[u8], mut i: usize, quote: u8) -> usize {
+    let end = [quote; 3];
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && quote == b'"' {
+            i += 2;
+        } else if bytes[i..].starts_with(&end) {
+            return i + 3;
+        } else {
+            i += 1;
+        }
+    }
+    bytes.len()
 }
 
 /// "`x`, expected one of `a`, `b`" → ("unknown {what} `x`", "did you mean `a`?").
@@ -339,6 +481,20 @@ error: unknown key `hedaers`
     }
 
     #[test]
+    fn the_end_of_a_file_is_shown_where_its_last_line_ends() {
+        let src = "title = \"x\"\ns = \"\"\"abc\n";
+        let problem = Problem {
+            span: src.len()..src.len(),
+            key: None,
+            message: "unterminated string".to_owned(),
+            help: None,
+        };
+        let err = problem.into_error("x", Path::new("x.toml"), src);
+        assert_eq!((err.line, err.column), (2, 11));
+        assert!(err.rendered.contains("x.toml:2:11"), "{}", err.rendered);
+    }
+
+    #[test]
     fn renders_an_unreadable_file_without_source() {
         let err = file_error("x", Path::new("suites/x.toml"), "cannot read the case file".to_owned());
         assert_eq!(err.rendered, "error: cannot read the case file\n--> suites/x.toml");
@@ -360,6 +516,42 @@ error: unknown key `hedaers`
     #[case("expect.hop[2]", key_path!["expect", "hop", 2])]
     fn key_paths_display_like_toml_access(#[case] text: &str, #[case] path: KeyPath) {
         assert_eq!(path.to_string(), text);
+    }
+
+    #[rstest::rstest]
+    #[case::table_name("title = \"x\"\n\n[{deep}]\n", (3, 2))]
+    #[case::key("title = \"x\"\n# a.b.c\n{deep} = 1\n", (3, 1))]
+    #[case::in_an_inline_table("title = \"x\"\nt = {{ s = \"a.b\", {deep} = 1 }}\n", (2, 18))]
+    #[case::after_a_multiline_string("s = \"\"\"\n{shallow}\n\"\"\"\n\n[{deep}]\n", (5, 2))]
+    fn a_key_nested_too_deeply_is_located(#[case] template: &str, #[case] at: (usize, usize)) {
+        let deep = vec!["a"; 90].join(".");
+        let shallow = vec!["a"; 85].join(".");
+        let src = template
+            .replace("{deep}", &deep)
+            .replace("{shallow}", &shallow)
+            .replace("{{", "{")
+            .replace("}}", "}");
+        let err = toml::de::DeTable::parse(&src).expect_err("too deep");
+        let problem = toml_problem(&err, &src, None);
+        let span = problem.span.clone();
+        let error = problem.into_error("x", Path::new("x.toml"), &src);
+        assert_eq!((error.line, error.column), at, "{error}");
+        assert_eq!(error.message, "this key nests too deeply");
+        assert_eq!(&src[span], deep, "the caret covers the key, nothing more");
+    }
+
+    #[test]
+    fn invalid_utf8_opening_a_line_is_shown_on_that_line() {
+        let err = utf8_text("x", Path::new("x.toml"), b"a = 1\n\xffb = 2\nc = 3\n".to_vec()).expect_err("not UTF-8");
+        assert_eq!((err.line, err.column), (2, 1));
+        assert!(err.rendered.contains("x.toml:2:1"), "{}", err.rendered);
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_the_bad_byte() {
+        let err = utf8_text("x", Path::new("x.toml"), b"a = 1\nb = \"\xc3(\"\n".to_vec()).expect_err("not UTF-8");
+        assert_eq!((err.line, err.column), (2, 6));
+        assert_eq!(err.message, "the file is not valid UTF-8");
     }
 
     #[rstest::rstest]

@@ -81,10 +81,12 @@ pub const CATALOGUE_FILE: &str = "requirements.toml";
 /// or a bad catalogue fails the whole suite.
 pub fn load_suite(root: &Path) -> Result<Suite, SuiteError> {
     let catalogue_path = root.join(CATALOGUE_FILE);
-    let catalogue_src = std::fs::read_to_string(&catalogue_path).map_err(|source| SuiteError::Io {
+    let catalogue_bytes = std::fs::read(&catalogue_path).map_err(|source| SuiteError::Io {
         path: catalogue_path.clone(),
         source,
     })?;
+    let catalogue_src =
+        diagnostic::utf8_text(CATALOGUE_ID, &catalogue_path, catalogue_bytes).map_err(SuiteError::Catalogue)?;
     let catalogue = Catalogue::parse(&catalogue_path, &catalogue_src).map_err(SuiteError::Catalogue)?;
 
     let mut files = Vec::new();
@@ -131,8 +133,8 @@ pub fn load_case(root: &Path, catalogue: &Catalogue, id: &str) -> Result<Case, C
 /// Parse and validate the text of case `id`, read from `path`.
 pub fn parse_case(id: &str, path: &Path, src: &str, catalogue: &Catalogue) -> Result<Case, CaseFileError> {
     let fail = |problem: Problem| problem.into_error(id, path, src);
-    let doc = DeTable::parse(src).map_err(|e| fail(diagnostic::toml_problem(&e, None)))?;
-    let file: CaseFile = toml::from_str(src).map_err(|e| fail(diagnostic::toml_problem(&e, Some(&doc))))?;
+    let doc = DeTable::parse(src).map_err(|e| fail(diagnostic::toml_problem(&e, src, None)))?;
+    let file: CaseFile = toml::from_str(src).map_err(|e| fail(diagnostic::toml_problem(&e, src, Some(&doc))))?;
     let mut problems = validate::check(&file, &doc, catalogue);
     problems.sort_by_key(|p| p.span.start);
     if let Some(first) = problems.into_iter().next() {
@@ -148,20 +150,8 @@ pub fn parse_case(id: &str, path: &Path, src: &str, catalogue: &Catalogue) -> Re
 fn read_case(id: &str, path: &Path, catalogue: &Catalogue) -> Result<Case, CaseFileError> {
     let bytes =
         std::fs::read(path).map_err(|e| diagnostic::file_error(id, path, format!("cannot read the case file: {e}")))?;
-    match std::str::from_utf8(&bytes) {
-        Ok(src) => parse_case(id, path, src, catalogue),
-        Err(e) => {
-            // Show the text up to the bad byte, so the caret lands on it.
-            let valid = String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned();
-            let problem = Problem {
-                span: valid.len()..valid.len(),
-                key: None,
-                message: "the file is not valid UTF-8".to_owned(),
-                help: Some("case files are UTF-8 text; write arbitrary bytes as `{ base64 = \"...\" }`".to_owned()),
-            };
-            Err(problem.into_error(id, path, &valid))
-        }
-    }
+    let src = diagnostic::utf8_text(id, path, bytes)?;
+    parse_case(id, path, &src, catalogue)
 }
 
 /// Collects `(id, path)` of every `*.toml` below `dir`, skipping the catalogue
@@ -347,6 +337,29 @@ method = "POST"
         let err = &suite.errors[0];
         assert_eq!((err.line, err.column), (2, 6));
         assert_eq!(err.message, "the file is not valid UTF-8");
+    }
+
+    #[test]
+    fn non_utf8_catalogue_is_located_at_the_bad_byte() {
+        let dir = suite_dir(&[("a.toml", GOOD)]);
+        let mut bytes = CATALOGUE.as_bytes().to_vec();
+        bytes.extend_from_slice(b"[[requirement]]\nid = \"\xe9\"\n");
+        fs::write(dir.path().join(CATALOGUE_FILE), bytes).expect("write");
+        let Err(SuiteError::Catalogue(err)) = load_suite(dir.path()) else {
+            panic!("the catalogue is not UTF-8");
+        };
+        assert_eq!((err.id.as_str(), err.line, err.column), (CATALOGUE_ID, 9, 7));
+        assert_eq!(err.message, "the file is not valid UTF-8");
+    }
+
+    #[test]
+    fn empty_catalogue_fails_the_suite() {
+        let dir = suite_dir(&[("a.toml", GOOD)]);
+        fs::write(dir.path().join(CATALOGUE_FILE), "\n# no rules yet\n").expect("write");
+        let Err(SuiteError::Catalogue(err)) = load_suite(dir.path()) else {
+            panic!("an empty catalogue loads");
+        };
+        assert_eq!(err.message, "the catalogue lists no requirements");
     }
 
     #[test]

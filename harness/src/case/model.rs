@@ -145,7 +145,8 @@ pub enum Body {
     Text(String),
     /// Arbitrary bytes, base64 (standard alphabet, padded).
     Base64 { base64: String },
-    /// `cycle` bytes counting 0, 1, …, 255, 0, 1, … (256 gives every byte value once).
+    /// `cycle` bytes counting 0, 1, …, 255, 0, 1, … (256 gives every byte
+    /// value once); at most 64 MiB, like every body.
     Cycle { cycle: usize },
 }
 
@@ -604,15 +605,47 @@ impl ResultExpect {
 }
 
 impl Body {
-    /// The bytes this body stands for; `Err` for invalid base64.
+    /// The bytes this body stands for; `Err` for invalid base64. A cycle is
+    /// produced whole: callers hold bodies the loader capped at
+    /// [`MAX_BODY_BYTES`](super::validate::MAX_BODY_BYTES), and the origin
+    /// streams cycles instead (see [`Body::byte_len`] and [`Body::matches`]
+    /// for what needs no bytes at all).
     pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
         use base64::Engine as _;
         Ok(match self {
             Body::Text(text) => text.as_bytes().to_vec(),
             Body::Base64 { base64 } => base64::engine::general_purpose::STANDARD.decode(base64)?,
-            Body::Cycle { cycle } => (0..*cycle).map(|i| (i % 256) as u8).collect(),
+            Body::Cycle { cycle } => (0..*cycle).map(cycle_byte).collect(),
         })
     }
+
+    /// How many bytes the body stands for, without producing a cycle's;
+    /// `Err` for invalid base64.
+    pub fn byte_len(&self) -> Result<usize, base64::DecodeError> {
+        match self {
+            Body::Text(text) => Ok(text.len()),
+            // Bounded by the file's own size.
+            Body::Base64 { .. } => self.bytes().map(|bytes| bytes.len()),
+            Body::Cycle { cycle } => Ok(*cycle),
+        }
+    }
+
+    /// Whether `seen` is exactly this body; a cycle is compared byte by
+    /// byte against its rule, never produced. `Err` for invalid base64.
+    pub fn matches(&self, seen: &[u8]) -> Result<bool, base64::DecodeError> {
+        match self {
+            Body::Text(text) => Ok(text.as_bytes() == seen),
+            Body::Base64 { .. } => self.bytes().map(|bytes| bytes == seen),
+            Body::Cycle { cycle } => {
+                Ok(seen.len() == *cycle && seen.iter().enumerate().all(|(i, b)| *b == cycle_byte(i)))
+            }
+        }
+    }
+}
+
+/// Byte `index` of a `{ cycle = N }` body: 0, 1, …, 255, 0, 1, …
+pub const fn cycle_byte(index: usize) -> u8 {
+    (index % 256) as u8
 }
 
 fn default_method() -> String {
@@ -629,4 +662,29 @@ fn is_false(b: &bool) -> bool {
 }
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case::text(Body::Text("héllo".into()), 6)]
+    #[case::base64(Body::Base64 { base64: "AAEC".into() }, 3)]
+    #[case::cycle_beyond_any_memory(Body::Cycle { cycle: usize::MAX }, usize::MAX)]
+    fn sizes_are_computed_without_the_bytes(#[case] body: Body, #[case] len: usize) {
+        assert_eq!(body.byte_len(), Ok(len));
+    }
+
+    #[test]
+    fn a_cycle_is_matched_by_its_rule() {
+        let bytes: Vec<u8> = (0..600).map(cycle_byte).collect();
+        assert_eq!(Body::Cycle { cycle: 600 }.matches(&bytes), Ok(true));
+        assert_eq!(Body::Cycle { cycle: 601 }.matches(&bytes), Ok(false));
+        assert_eq!(Body::Cycle { cycle: usize::MAX }.matches(&bytes), Ok(false));
+        let mut off = bytes.clone();
+        off[300] ^= 1;
+        assert_eq!(Body::Cycle { cycle: 600 }.matches(&off), Ok(false));
+        assert_eq!(Body::Cycle { cycle: 600 }.bytes().as_deref(), Ok(&bytes[..]));
+    }
 }

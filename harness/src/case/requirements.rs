@@ -160,18 +160,34 @@ impl Catalogue {
 
     /// Reads and checks a catalogue file (`suites/requirements.toml`).
     pub fn load(path: &Path) -> Result<Catalogue, CaseFileError> {
-        let src = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .map_err(|e| diagnostic::file_error(CATALOGUE_ID, path, format!("cannot read the catalogue: {e}")))?;
+        let src = diagnostic::utf8_text(CATALOGUE_ID, path, bytes)?;
         Catalogue::parse(path, &src)
     }
 
     /// Checks catalogue text read from `path`: unknown keys, duplicate ids,
-    /// unknown sides, a missing or empty `quote`, and a level stronger than
-    /// its quote's keyword without a `why` are errors.
+    /// unknown sides, a missing or empty `quote`, a level stronger than its
+    /// quote's keyword without a `why`, and a catalogue with no requirement
+    /// at all (an empty or truncated file) are errors.
     pub fn parse(path: &Path, src: &str) -> Result<Catalogue, CaseFileError> {
         let fail = |problem: Problem| problem.into_error(CATALOGUE_ID, path, src);
-        let doc = toml::de::DeTable::parse(src).map_err(|e| fail(diagnostic::toml_problem(&e, None)))?;
-        let file: CatalogueFile = toml::from_str(src).map_err(|e| fail(diagnostic::toml_problem(&e, Some(&doc))))?;
+        let doc = toml::de::DeTable::parse(src).map_err(|e| fail(diagnostic::toml_problem(&e, src, None)))?;
+        let file: CatalogueFile =
+            toml::from_str(src).map_err(|e| fail(diagnostic::toml_problem(&e, src, Some(&doc))))?;
+        if file.requirement.is_empty() {
+            let path = key_path!["requirement"];
+            return Err(fail(Problem {
+                span: diagnostic::span_of(&doc, &path),
+                key: doc.get_ref().contains_key("requirement").then(|| path.to_string()),
+                message: "the catalogue lists no requirements".to_owned(),
+                help: Some(
+                    "every case cites requirements from here; add `[[requirement]]` tables \
+                     (an empty catalogue is a truncated or misplaced file)"
+                        .to_owned(),
+                ),
+            }));
+        }
         let mut requirements = BTreeMap::new();
         for (index, requirement) in file.requirement.into_iter().enumerate() {
             if !SIDES.contains(&requirement.side.as_str()) {
@@ -309,57 +325,60 @@ mod tests {
     }
 
     #[rstest::rstest]
+    #[case::empty_file("", (1, 1), None, "the catalogue lists no requirements")]
+    #[case::comments_only("# rules\n\n  # more\n", (1, 1), None, "the catalogue lists no requirements")]
+    #[case::empty_list("# rules\nrequirement = []\n", (2, 15), Some("requirement"), "the catalogue lists no requirements")]
     #[case::duplicate_id(
         "[[requirement]]\nid = \"A\"\nlevel = \"must\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"MUST\"\n\n\
          [[requirement]]\nid = \"A\"\nlevel = \"may\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"MAY\"\n",
-        (9, 6), "requirement[1].id", "duplicate requirement id `A`"
+        (9, 6), Some("requirement[1].id"), "duplicate requirement id `A`"
     )]
     #[case::unknown_key(
         "[[requirement]]\nid = \"A\"\nlevel = \"must\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"MUST\"\nrul = \"x\"\n",
-        (7, 1), "requirement[0].rul", "unknown key `rul`"
+        (7, 1), Some("requirement[0].rul"), "unknown key `rul`"
     )]
     #[case::unknown_level(
         "[[requirement]]\nid = \"A\"\nlevel = \"mst\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"MUST\"\n",
-        (3, 9), "requirement[0].level", "unknown value `mst`"
+        (3, 9), Some("requirement[0].level"), "unknown value `mst`"
     )]
     #[case::unknown_side(
         "[[requirement]]\nid = \"A\"\nlevel = \"must\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"MUST\"\nside = \"proxy\"\n",
-        (7, 8), "requirement[0].side", "unknown side `proxy`"
+        (7, 8), Some("requirement[0].side"), "unknown side `proxy`"
     )]
     #[case::missing_quote(
         "[[requirement]]\nid = \"A\"\nlevel = \"must\"\nsource = \"s\"\nrule = \"r.\"\n",
-        (1, 1), "requirement[0].quote", "missing key `quote`"
+        (1, 1), Some("requirement[0].quote"), "missing key `quote`"
     )]
     #[case::empty_quote(
         "[[requirement]]\nid = \"A\"\nlevel = \"must\"\nsource = \"s\"\nrule = \"r.\"\nquote = \" \"\n",
-        (6, 9), "requirement[0].quote", "requirement `A` has an empty quote"
+        (6, 9), Some("requirement[0].quote"), "requirement `A` has an empty quote"
     )]
     #[case::empty_why(
         "[[requirement]]\nid = \"A\"\nlevel = \"must\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"MUST\"\nwhy = \"\"\n",
-        (7, 7), "requirement[0].why", "requirement `A` has an empty why"
+        (7, 7), Some("requirement[0].why"), "requirement `A` has an empty why"
     )]
     #[case::must_on_a_should(
         "[[requirement]]\nid = \"A\"\nlevel = \"must\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"It SHOULD.\"\n",
-        (3, 9), "requirement[0].level", "requirement `A` is `must` but its quote has SHOULD at most"
+        (3, 9), Some("requirement[0].level"), "requirement `A` is `must` but its quote has SHOULD at most"
     )]
     #[case::should_without_keyword(
         "[[requirement]]\nid = \"A\"\nlevel = \"should\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"It is so.\"\n",
-        (3, 9), "requirement[0].level", "requirement `A` is `should` but its quote has no BCP 14 keyword"
+        (3, 9), Some("requirement[0].level"), "requirement `A` is `should` but its quote has no BCP 14 keyword"
     )]
     #[case::fetch_without_why(
         "[[requirement]]\nid = \"A\"\nlevel = \"fetch\"\nsource = \"s\"\nrule = \"r.\"\nquote = \"Return a network error.\"\n",
-        (3, 9), "requirement[0].level", "requirement `A` is `fetch` but its quote has no BCP 14 keyword"
+        (3, 9), Some("requirement[0].level"), "requirement `A` is `fetch` but its quote has no BCP 14 keyword"
     )]
     fn catalogue_errors_are_located(
         #[case] src: &str,
         #[case] at: (usize, usize),
-        #[case] key: &str,
+        #[case] key: Option<&str>,
         #[case] message: &str,
     ) {
         let err = Catalogue::parse(Path::new("requirements.toml"), src).expect_err("invalid catalogue");
         assert_eq!(err.id, CATALOGUE_ID);
         assert_eq!((err.line, err.column), at);
-        assert_eq!(err.key.as_deref(), Some(key));
+        assert_eq!(err.key.as_deref(), key);
         assert_eq!(err.message, message);
     }
 }

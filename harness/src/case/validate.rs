@@ -1,8 +1,13 @@
 //! Semantic checks of a case file that serde cannot express: known ids,
-//! tokens, URLs, step and hop references, and grades no stronger than the
-//! cited rules allow. Each problem points at its key.
+//! tokens, URLs, step and hop references, grades no stronger than the cited
+//! rules allow, and everything the run needs (header fields the origin and
+//! targets can send, body sizes and waits within the harness's limits), so
+//! that a case that loads never fails at run time for its file. Each problem
+//! points at its key.
 
 use std::net::IpAddr;
+
+use http::{HeaderName, HeaderValue};
 
 use toml::de::DeTable;
 use toml::Spanned;
@@ -16,6 +21,18 @@ use super::{
 /// The most hops an origin answers in one case (the origin's default limit);
 /// an expectation on a later hop can never match.
 pub const MAX_HOPS: usize = 64;
+
+/// The largest body a case may declare, in bytes (64 MiB): sizes are checked
+/// without producing the bytes, so `{ cycle = N }` costs nothing to load.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// How much of a request body the origin records, in bytes (4 MiB, the
+/// origin's default limit); a hop body expected longer can never match.
+pub const RECORDED_BODY_CAP: usize = 4 << 20;
+
+/// The most a case's steps may wait in all, in milliseconds (10 s): a third
+/// of the default 30 s case time limit, so that a wait never decides a verdict.
+pub const MAX_TOTAL_DELAY_MS: u64 = 10_000;
 
 /// Every problem in `file`, in no particular order; `doc` is the same text as
 /// a spanned tree, used only to locate them.
@@ -72,8 +89,22 @@ impl Checker<'_, '_> {
                 Some("add a `[[step]]` table with the `url` the client is asked to fetch".to_owned()),
             );
         }
+        let mut waited: u64 = 0;
         for (i, step) in file.steps.iter().enumerate() {
             self.step(key_path!["step", i], step);
+            let before = waited;
+            waited = waited.saturating_add(step.delay_ms);
+            if before <= MAX_TOTAL_DELAY_MS && waited > MAX_TOTAL_DELAY_MS {
+                self.report(
+                    key_path!["step", i, "delay_ms"],
+                    format!("the steps wait {waited} ms in all, more than {MAX_TOTAL_DELAY_MS} ms"),
+                    Some(
+                        "a case waits at most 10 s in all, well within the 30 s a case may take by default; \
+                         shorten the waits (an HSTS `max-age=1` expires after a 2 s wait)"
+                            .to_owned(),
+                    ),
+                );
+            }
         }
         for (i, rule) in file.origin.iter().enumerate() {
             let at = key_path!["origin", i];
@@ -379,8 +410,17 @@ impl Checker<'_, '_> {
             self.method(at.child("method"), method);
         }
         match &hop.body {
-            Some(BodyExpect::Bytes(body)) => self.body(at.child("body"), body),
-            Some(BodyExpect::SameAsStep { step }) => self.step_ref(at.child("body").child("step"), *step),
+            Some(BodyExpect::Bytes(body)) => {
+                self.body(at.child("body"), body);
+                self.recordable(at.child("body"), body);
+            }
+            Some(BodyExpect::SameAsStep { step }) => {
+                self.step_ref(at.child("body").child("step"), *step);
+                let step_body = step.checked_sub(1).and_then(|i| self.file.steps.get(i)?.body.as_ref());
+                if let Some(body) = step_body {
+                    self.recordable(at.child("body"), body);
+                }
+            }
             None => {}
         }
         self.header_expect(at.child("header"), &hop.header);
@@ -455,14 +495,29 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Request fields (a step's, or those a hop is expected to carry): token
+    /// names; values `http::HeaderValue` takes, as every target is handed
+    /// them and the origin reads them through it.
     fn headers(&mut self, at: KeyPath, headers: &[(String, String)]) {
         for (i, (name, value)) in headers.iter().enumerate() {
             self.header_name(at.child(i).child(0), name);
             self.header_value(at.child(i).child(1), value);
+            if HeaderValue::from_str(value).is_err() && !value.contains(['\r', '\n', '\0']) {
+                self.report(
+                    at.child(i).child(1),
+                    format!("header value `{}` contains a control character", value.escape_debug()),
+                    Some(
+                        "a request field value is visible characters, spaces and tabs (RFC 9110 §5.5); \
+                         control bytes can only be sent by the origin, in reply headers"
+                            .to_owned(),
+                    ),
+                );
+            }
         }
     }
 
-    /// Reply fields: token names; values of any byte but CR, LF and NUL.
+    /// Reply fields: token names; values of any byte but CR, LF and NUL
+    /// (the origin writes other control bytes raw).
     fn reply_headers(&mut self, at: KeyPath, headers: &[(String, FieldValue)]) {
         for (i, (name, value)) in headers.iter().enumerate() {
             self.header_name(at.child(i).child(0), name);
@@ -504,8 +559,15 @@ impl Checker<'_, '_> {
         if !is_token(name) {
             self.report(
                 at,
-                format!("`{}` is not a header field name", name.escape_debug()),
+                format!("`{}` is not a header field name", shorten(name).escape_debug()),
                 Some("a field name is one or more token characters (RFC 9110 §5.6.2), e.g. `Location`".to_owned()),
+            );
+        } else if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            // A token every HTTP library in the harness refuses: too long.
+            self.report(
+                at,
+                format!("header field name `{}` is {} bytes long", shorten(name), name.len()),
+                Some("the origin and the targets take field names of at most 65535 bytes".to_owned()),
             );
         }
     }
@@ -520,12 +582,43 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Base64 that decodes, and a size within [`MAX_BODY_BYTES`], computed
+    /// without producing the bytes.
     fn body(&mut self, at: KeyPath, body: &Body) {
-        if let Err(e) = body.bytes() {
-            self.report(
+        match body.byte_len() {
+            Err(e) => self.report(
                 at.child("base64"),
                 format!("invalid base64: {e}"),
                 Some("use the standard alphabet with `=` padding".to_owned()),
+            ),
+            Ok(len) if len > MAX_BODY_BYTES => {
+                let value = match body {
+                    Body::Cycle { .. } => at.child("cycle"),
+                    Body::Base64 { .. } => at.child("base64"),
+                    Body::Text(_) => at,
+                };
+                self.report(
+                    value,
+                    format!("a body of {len} bytes is over the limit of {MAX_BODY_BYTES} bytes (64 MiB)"),
+                    Some("declare a smaller body; the README's Limits section lists the harness's limits".to_owned()),
+                );
+            }
+            Ok(_) => {}
+        }
+    }
+
+    /// A hop body expectation the origin can record whole: it keeps only
+    /// [`RECORDED_BODY_CAP`] bytes of a request body.
+    fn recordable(&mut self, at: KeyPath, body: &Body) {
+        let len = body.byte_len().unwrap_or(0);
+        if (RECORDED_BODY_CAP + 1..=MAX_BODY_BYTES).contains(&len) {
+            self.report(
+                at,
+                format!("a hop body of {len} bytes can never be seen whole"),
+                Some(format!(
+                    "the origin records at most {RECORDED_BODY_CAP} bytes (4 MiB) of a request body; \
+                     expect a smaller one"
+                )),
             );
         }
     }
@@ -602,6 +695,14 @@ impl Checker<'_, '_> {
         } else {
             self.http_url(at, text, "a hop URL");
         }
+    }
+}
+
+/// The first 40 characters of `text`, marked as cut when it is longer.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -804,6 +905,39 @@ status = 200
     #[case::reply_header_value_bad_base64(
         "\"/now\"]]", "{ base64 = \"!\" }]]",
         (12, 60), Some("origin[0].reply.headers[0][1].base64"), "invalid base64", "standard alphabet"
+    )]
+    #[case::cycle_over_the_body_limit(
+        "body = \"a=1\"", "body = { cycle = 100000000000 }",
+        (8, 18), Some("step[0].body.cycle"), "a body of 100000000000 bytes is over the limit of 67108864 bytes",
+        "Limits"
+    )]
+    #[case::cycle_at_the_largest_toml_integer(
+        "body = \"a=1\"", "body = { cycle = 9223372036854775807 }",
+        (8, 18), Some("step[0].body.cycle"), "a body of 9223372036854775807 bytes is over the limit", "Limits"
+    )]
+    #[case::reply_cycle_over_the_body_limit(
+        "reply = { status = 200 }", "reply = { status = 200, body = { cycle = 67108865 } }",
+        (16, 42), Some("origin[1].reply.body.cycle"), "a body of 67108865 bytes is over the limit", "Limits"
+    )]
+    #[case::hop_body_beyond_the_recorded_cap(
+        "body = \"a=1\"", "body = { cycle = 4194305 }",
+        (22, 8), Some("expect.hop[0].body"), "a hop body of 4194305 bytes can never be seen whole",
+        "at most 4194304 bytes"
+    )]
+    #[case::delay_over_the_limit(
+        "body = \"a=1\"", "body = \"a=1\"\ndelay_ms = 9223372036854775807",
+        (9, 12), Some("step[0].delay_ms"), "the steps wait 9223372036854775807 ms in all, more than 10000 ms",
+        "at most 10 s"
+    )]
+    #[case::step_header_value_control(
+        "\"text/plain\"]", "\"text/pl\\u0001ain\"]",
+        (7, 29), Some("step[0].headers[0][1]"), "header value `text/pl\\u{1}ain` contains a control character",
+        "reply headers"
+    )]
+    #[case::hop_header_value_delete(
+        "body = { step = 1 }", "body = { step = 1 }\nheader.equal = [[\"X\", \"a\\u007f\"]]",
+        (23, 23), Some("expect.hop[0].header.equal[0][1]"), "header value `a\\u{7f}` contains a control character",
+        "RFC 9110 §5.5"
     )]
     #[case::kind_with_method(
         "index = 2\nmethod = \"POST\"", "index = 2\nkind = \"tls-failed\"\nmethod = \"POST\"",
@@ -1044,6 +1178,41 @@ status = 200
             .replacen(
                 "status = 200\n",
                 "status = 200\nurl = \"http://origin.test/now#f\"\n",
+                1,
+            );
+        if let Err(e) = parse(&src) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn a_header_name_too_long_for_any_library_is_rejected() {
+        let long = "X".repeat(1 << 16);
+        for (from, at) in [
+            ("[\"Content-Type\", ", "step[0].headers[0][0]"),
+            ("[[\"Location\", ", "origin[0].reply.headers[0][0]"),
+        ] {
+            let to = from.replace(
+                if from.contains("Content") {
+                    "Content-Type"
+                } else {
+                    "Location"
+                },
+                &long,
+            );
+            let err = broken(from, &to);
+            assert_eq!(err.key.as_deref(), Some(at), "{err}");
+            assert!(err.message.ends_with("is 65536 bytes long"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn a_body_at_the_limit_loads_without_being_produced() {
+        let src = BASE
+            .replacen("body = \"a=1\"", "body = { cycle = 4194304 }", 1)
+            .replacen(
+                "reply = { status = 200 }",
+                "reply = { status = 200, body = { cycle = 67108864 } }",
                 1,
             );
         if let Err(e) = parse(&src) {

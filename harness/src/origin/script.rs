@@ -1,13 +1,17 @@
 //! Answering requests from a case's origin script.
-//! Rules are parsed and checked once when the origin starts; answering never fails.
+//! Rules are parsed and checked once when the origin starts; answering never
+//! fails, and a `{ cycle = N }` reply body is generated as it is sent.
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{HeaderName, StatusCode};
+use hyper::body::{Frame, SizeHint};
 
 use super::normalise_host;
-use crate::case::{Body, FieldValue, OriginRule, RuleTarget};
+use crate::case::{cycle_byte, Body, FieldValue, OriginRule, RuleTarget};
 
 /// The logical request a rule is matched against.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +46,7 @@ pub(crate) struct Answer {
     /// In the script's order, values as raw bytes (any byte but CR, LF and
     /// NUL); hyper groups repeated names at the first one's place.
     pub headers: Vec<(HeaderName, Bytes)>,
-    pub body: Bytes,
+    pub body: AnswerBody,
     /// No rule matched.
     pub unscripted: bool,
 }
@@ -99,6 +103,89 @@ enum ReplyBody {
     Template(String),
     /// Bytes sent as they are.
     Bytes(Bytes),
+    /// `{ cycle = N }`: generated while it is sent, never held whole.
+    Cycle(usize),
+}
+
+/// How many bytes of a cycle body go in one frame.
+const CYCLE_CHUNK: usize = 64 << 10;
+
+/// One chunk's worth of a cycle body. A chunk is a multiple of 256 bytes
+/// long, so every chunk of a cycle starts at byte value 0 and is a prefix of this.
+static CYCLE_BYTES: [u8; CYCLE_CHUNK] = {
+    let mut bytes = [0; CYCLE_CHUNK];
+    let mut i = 0;
+    while i < CYCLE_CHUNK {
+        bytes[i] = cycle_byte(i);
+        i += 1;
+    }
+    bytes
+};
+
+/// A reply body as hyper sends it: bytes at hand, or the rest of a cycle,
+/// produced [`CYCLE_CHUNK`] bytes at a time so that a large declared body
+/// costs no memory. Its exact length is known, so it goes out with a
+/// `Content-Length`.
+#[derive(Debug)]
+pub(crate) enum AnswerBody {
+    /// The whole body, until it is sent.
+    Bytes(Option<Bytes>),
+    /// A cycle body, of which `remaining` bytes are still to be sent.
+    Cycle { remaining: usize },
+}
+
+impl AnswerBody {
+    /// Every byte of the body; frames are always ready, so no runtime is needed.
+    #[cfg(test)]
+    pub fn into_vec(mut self) -> Vec<u8> {
+        use hyper::body::Body as _;
+        let mut context = Context::from_waker(std::task::Waker::noop());
+        let mut bytes = Vec::new();
+        while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut self).poll_frame(&mut context) {
+            if let Ok(data) = frame.into_data() {
+                bytes.extend_from_slice(&data);
+            }
+        }
+        bytes
+    }
+}
+
+impl From<Bytes> for AnswerBody {
+    fn from(bytes: Bytes) -> Self {
+        AnswerBody::Bytes(Some(bytes))
+    }
+}
+
+impl hyper::body::Body for AnswerBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let frame = match self.get_mut() {
+            AnswerBody::Bytes(bytes) => bytes.take().filter(|bytes| !bytes.is_empty()),
+            AnswerBody::Cycle { remaining } => {
+                let len = (*remaining).min(CYCLE_CHUNK);
+                *remaining -= len;
+                (len > 0).then(|| Bytes::from_static(&CYCLE_BYTES[..len]))
+            }
+        };
+        Poll::Ready(frame.map(|data| Ok(Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            AnswerBody::Bytes(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            AnswerBody::Cycle { remaining } => *remaining == 0,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let len = match self {
+            AnswerBody::Bytes(bytes) => bytes.as_ref().map_or(0, Bytes::len),
+            AnswerBody::Cycle { remaining } => *remaining,
+        };
+        SizeHint::with_exact(len as u64)
+    }
 }
 
 impl Script {
@@ -150,11 +237,11 @@ impl Script {
                     http::header::CONTENT_TYPE,
                     Bytes::from_static(b"text/plain; charset=utf-8"),
                 )],
-                body: Bytes::from(format!(
+                body: AnswerBody::from(Bytes::from(format!(
                     "hopcheck origin: no rule answers {} {}\n",
                     request.method,
                     request.url()
-                )),
+                ))),
                 unscripted: true,
             },
         }
@@ -201,6 +288,7 @@ impl Rule {
         let body = match &rule.reply.body {
             None => ReplyBody::Bytes(Bytes::new()),
             Some(Body::Text(text)) => ReplyBody::Template(text.clone()),
+            Some(Body::Cycle { cycle }) => ReplyBody::Cycle(*cycle),
             Some(body) => ReplyBody::Bytes(Bytes::from(body.bytes().map_err(|err| format!("reply body: {err}"))?)),
         };
         Ok(Rule {
@@ -235,8 +323,9 @@ impl Rule {
             .map(|(name, value)| (name.clone(), value.fill(hop)))
             .collect();
         let body = match &self.body {
-            ReplyBody::Template(text) => Bytes::from(fill(text, hop)),
-            ReplyBody::Bytes(bytes) => bytes.clone(),
+            ReplyBody::Template(text) => AnswerBody::from(Bytes::from(fill(text, hop))),
+            ReplyBody::Bytes(bytes) => AnswerBody::from(bytes.clone()),
+            ReplyBody::Cycle(len) => AnswerBody::Cycle { remaining: *len },
         };
         Answer {
             status: self.status,
@@ -349,7 +438,7 @@ mod tests {
         let answer = script.answer(&request("https", "h.test", 8443, "/x?y", "PUT"), 3);
         assert_eq!(answer.status, 404);
         assert_eq!(
-            &answer.body[..],
+            &answer.body.into_vec()[..],
             b"hopcheck origin: no rule answers PUT https://h.test:8443/x?y\n"
         );
     }
@@ -367,7 +456,7 @@ mod tests {
             .answer(&request("http", "h.test", 80, "/", "GET"), 7);
         assert_eq!(answer.headers[0].1, "/step/8");
         assert_eq!(answer.headers[1].1, "77");
-        assert_eq!(&answer.body[..], b"hop 7 of 8");
+        assert_eq!(&answer.body.into_vec()[..], b"hop 7 of 8");
     }
 
     #[test]
@@ -379,7 +468,39 @@ mod tests {
         let answer = Script::new(&[on])
             .expect("valid")
             .answer(&request("http", "h.test", 80, "/", "GET"), 2);
-        assert_eq!(&answer.body[..], b"{hop}");
+        assert_eq!(&answer.body.into_vec()[..], b"{hop}");
+    }
+
+    #[test]
+    fn cycle_bodies_stream_in_chunks_of_known_total_length() {
+        use hyper::body::Body as _;
+        let len = 3 * CYCLE_CHUNK + 5;
+        let mut on = rule("http://h.test/", None, 200);
+        on.reply.body = Some(Body::Cycle { cycle: len });
+        let script = Script::new(&[on]).expect("valid");
+        let answer = script.answer(&request("http", "h.test", 80, "/", "GET"), 1);
+        assert_eq!(answer.body.size_hint().exact(), Some(len as u64));
+        let expected = Body::Cycle { cycle: len }.bytes().expect("cycle");
+        assert_eq!(answer.body.into_vec(), expected);
+    }
+
+    #[test]
+    fn a_huge_cycle_body_is_never_held_whole() {
+        use hyper::body::Body as _;
+        // Far more than any machine could allocate: only generating it lazily
+        // lets the script start and the first frame come out.
+        let len = usize::MAX / 2;
+        let mut on = rule("http://h.test/", None, 200);
+        on.reply.body = Some(Body::Cycle { cycle: len });
+        let script = Script::new(&[on]).expect("valid");
+        let mut body = script.answer(&request("http", "h.test", 80, "/", "GET"), 1).body;
+        assert_eq!(body.size_hint().exact(), Some(len as u64));
+        let mut context = Context::from_waker(std::task::Waker::noop());
+        let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut context) else {
+            panic!("no first frame");
+        };
+        assert_eq!(frame.into_data().expect("data").len(), CYCLE_CHUNK);
+        assert!(!body.is_end_stream());
     }
 
     #[test]

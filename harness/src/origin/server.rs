@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -30,7 +30,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use super::io::{
     first_line, lock, placeholder, BoxIo, HeadBytes, HeadTap, Pending, Prefixed, RawHeads, Unrecorded, Watched,
 };
-use super::script::{default_port, Logical, Script};
+use super::script::{default_port, AnswerBody, Logical, Script};
 use super::{normalise_host, unbracket, Arrival, Hop, HopKind, TestCa};
 use crate::case::{split_authority, CertKind, HostConfig, OriginRule};
 
@@ -48,7 +48,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_hops: crate::case::validate::MAX_HOPS,
-            body_cap: 4 << 20,
+            body_cap: crate::case::validate::RECORDED_BODY_CAP,
         }
     }
 }
@@ -479,7 +479,7 @@ async fn accept_tls(shared: &Shared, io: BoxIo, conn: Conn) -> Result<(BoxIo, Co
     }
 }
 
-type Reply = Response<Full<Bytes>>;
+type Reply = Response<AnswerBody>;
 
 async fn handle(
     shared: Arc<Shared>,
@@ -555,7 +555,7 @@ async fn handle(
     hop.unscripted = answer.unscripted;
     shared.record().hops.push(hop);
     conn.pending.recorded();
-    let mut reply = Response::new(Full::new(answer.body));
+    let mut reply = Response::new(answer.body);
     *reply.status_mut() = answer.status;
     for (name, value) in answer.headers {
         let value = match (HeaderValue::from_maybe_shared(value.clone()), &shared.marker) {
@@ -592,7 +592,7 @@ fn open_tunnel(pending: &PendingTunnel, req: &mut Request<Incoming>) -> Reply {
     };
     let upgrade = hyper::upgrade::on(req);
     *pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((upgrade, tunnel));
-    Response::new(Full::new(Bytes::new()))
+    Response::new(AnswerBody::from(Bytes::new()))
 }
 
 /// The logical arrival, scheme, host (as the client spelt it) and port of a request.
@@ -646,7 +646,7 @@ async fn read_capped(mut body: Incoming, cap: usize) -> (Vec<u8>, bool) {
 }
 
 fn text(status: StatusCode, body: String) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    let mut reply = Response::new(AnswerBody::from(Bytes::from(body)));
     *reply.status_mut() = status;
     reply.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -688,6 +688,17 @@ mod tests {
         let hops = origin.hops();
         assert_eq!(hops.len(), 1, "{hops:#?}");
         hops.into_iter().next().expect("one hop")
+    }
+
+    #[tokio::test]
+    async fn a_cycle_reply_goes_out_whole_with_its_length() {
+        let len = (1 << 20) + 3;
+        let mut reply = rule("http://origin.test/big", 200, &[], "");
+        reply.reply.body = Some(Body::Cycle { cycle: len });
+        let origin = origin(vec![reply]).await;
+        let seen = Client::tcp(origin.addr()).await.send(get("/big", "origin.test")).await;
+        assert_eq!(seen.values("content-length"), [len.to_string().as_bytes()]);
+        assert_eq!(seen.body, Body::Cycle { cycle: len }.bytes().expect("cycle"));
     }
 
     #[tokio::test]
