@@ -292,7 +292,7 @@ fn observed(result: &CaseResult) -> serde_json::Value {
             serde_json::json!({
                 "request": hop.summary(),
                 "arrival": hop.arrival,
-                "headers": hop.headers,
+                "headers": without_versions(&hop.headers),
                 "body": describe_bytes(&hop.body),
                 "answered": hop.status,
             })
@@ -312,6 +312,30 @@ fn observed(result: &CaseResult) -> serde_json::Value {
         "hops": hops,
         "steps": steps,
     })
+}
+
+/// The request headers with the client's version taken out of `User-Agent`
+/// (`curl/7.88.1` is kept as `curl/[version]`): snapshots record what a
+/// client does, and must not change with each release of it.
+fn without_versions(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            if !name.eq_ignore_ascii_case("user-agent") {
+                return (name.clone(), value.clone());
+            }
+            let tokens: Vec<String> = value
+                .split(' ')
+                .map(|token| match token.split_once('/') {
+                    Some((product, version)) if version.starts_with(|c: char| c.is_ascii_digit()) => {
+                        format!("{product}/[version]")
+                    }
+                    _ => token.to_owned(),
+                })
+                .collect();
+            (name.clone(), tokens.join(" "))
+        })
+        .collect()
 }
 
 /// Every case that a `must` or `should` rule governs (a `fetch` rule under
