@@ -130,8 +130,8 @@ fn a_closed_stdout_or_stderr_ends_nothing_in_a_panic() {
     assert_eq!(list.code(), Some(0));
 }
 
-#[test]
-fn a_target_whose_program_is_missing_is_skipped_and_its_report_kept() {
+/// A targets folder holding `ghost`, whose client is not installed here.
+fn ghost_targets() -> tempfile::TempDir {
     let targets = tempfile::tempdir().expect("tempdir");
     let ghost = targets.path().join("ghost");
     std::fs::create_dir(&ghost).expect("mkdir");
@@ -141,6 +141,25 @@ fn a_target_whose_program_is_missing_is_skipped_and_its_report_kept() {
          command = [\"no-such-program-hopcheck\"]\nrequires = [\"no-such-program-hopcheck\"]\nrouting = \"proxy\"\n",
     )
     .expect("write target");
+    targets
+}
+
+#[test]
+fn the_targets_list_shows_a_missing_client_as_skipped_with_its_reason() {
+    let targets = ghost_targets();
+    let list = output(hopcheck().arg("targets").arg("--targets").arg(targets.path()));
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    let text = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(text.starts_with("reference\t"), "{text}");
+    assert!(
+        text.contains("ghost\tskipped: not installed here: no-such-program-hopcheck"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_target_whose_program_is_missing_is_skipped_and_its_report_kept() {
+    let targets = ghost_targets();
     let out = tempfile::tempdir().expect("tempdir");
     let old = out.path().join("ghost.json");
     std::fs::write(&old, "the last report").expect("write");

@@ -8,6 +8,7 @@ mod progress;
 mod requirements;
 mod run;
 mod signals;
+mod targets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ enum Command {
     Schema,
     /// Print each requirement with the cases citing it (and their verdicts, given --results).
     Requirements(requirements::RequirementsArgs),
+    /// List every target with its client's version, or why it is skipped here.
+    Targets(targets::TargetsArgs),
 }
 
 /// Options shared by the commands that load a suite.
@@ -101,6 +104,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Mutants(args) => mutants::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Requirements(args) => requirements::run(args),
+        Command::Targets(args) => targets::run(args),
         Command::Schema => {
             print::stdout_text(&case::schema::schema_json());
             Ok(ExitCode::SUCCESS)
