@@ -57,6 +57,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod case;
+pub mod exhaustion;
 pub mod mutation;
 pub mod origin;
 pub mod properties;

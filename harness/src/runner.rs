@@ -217,8 +217,19 @@ impl Runner {
         let answer = target.run_within(&plan, self.config.case_timeout).await;
         let hops = origin.settled_hops().await;
         let hop_cap = origin.hop_cap_reached().then_some(self.config.limits.max_hops);
+        let accept_fault = origin.accept_fault();
         drop(origin);
         let _ = std::fs::remove_dir_all(&state_dir);
+        if let Some(fault) = accept_fault {
+            let stderr = answer
+                .as_ref()
+                .map_or_else(|e| e.stderr(), |run| run.stderr.as_str())
+                .to_owned();
+            let verdict = Verdict::error(format!(
+                "harness fault (not the client): the origin could not accept a connection: {fault}"
+            ));
+            return Err((verdict, hops, stderr));
+        }
         let run = match answer {
             Ok(run) => run,
             Err(err) => {

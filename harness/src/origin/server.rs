@@ -64,6 +64,8 @@ pub struct Origin {
 /// How long [`Origin::settled_hops`] waits for attempts still under way (a
 /// client that leaves a handshake or a request head half sent).
 const SETTLE_LIMIT: Duration = Duration::from_secs(1);
+/// How long the listener pauses after failing to accept for want of resources.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 
 impl Origin {
     /// Bind `127.0.0.1:0` and serve the script until dropped.
@@ -138,6 +140,13 @@ impl Origin {
     pub fn hop_cap_reached(&self) -> bool {
         self.shared.record().cap_reached
     }
+
+    /// Why the origin could not accept a connection for want of its own
+    /// resources (e.g. "Too many open files"), if that happened: what the
+    /// client then saw says nothing about it.
+    pub fn accept_fault(&self) -> Option<String> {
+        self.shared.record().accept_fault.clone()
+    }
 }
 
 impl Drop for Origin {
@@ -176,6 +185,9 @@ struct Record {
     numbered: usize,
     hops: Vec<Hop>,
     cap_reached: bool,
+    /// The first time accepting a connection failed for want of this
+    /// process's own resources (descriptors, memory): a harness fault.
+    accept_fault: Option<String>,
     /// Connections that have sent nothing for [`SILENT_AFTER`], by id.
     silent: BTreeMap<u64, Option<Tunnel>>,
 }
@@ -256,12 +268,28 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                         pending.recorded();
                     });
                 }
-                // Transient (aborted handshake, descriptors exhausted): keep accepting.
+                // Out of descriptors or memory: accept would fail again at once.
+                Err(e) if note_accept_fault(&mut shared.record(), &e) => tokio::time::sleep(ACCEPT_RETRY).await,
+                // A connection the client aborted before it was accepted.
                 Err(_) => tokio::task::yield_now().await,
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
+}
+
+/// Whether a failed accept means this process is out of descriptors or
+/// memory; if so the first such error is kept in `record` (the case cannot be
+/// judged: the client's connection waits unaccepted in the backlog).
+fn note_accept_fault(record: &mut Record, err: &io::Error) -> bool {
+    if !err
+        .raw_os_error()
+        .is_some_and(crate::exhaustion::is_resource_exhaustion)
+    {
+        return false;
+    }
+    record.accept_fault.get_or_insert_with(|| err.to_string());
+    true
 }
 
 /// What a connection knows about itself.
@@ -665,6 +693,19 @@ mod tests {
     use super::*;
     use crate::case::{Body, Reply as ReplySpec};
     use crate::origin::test_client::{ca, get, raw, request, tls, tunnel, Client};
+
+    #[test]
+    fn running_out_of_descriptors_on_accept_is_noted_as_the_origin_s_fault() {
+        let mut record = Record::default();
+        let aborted = io::Error::from_raw_os_error(libc::ECONNABORTED);
+        assert!(!note_accept_fault(&mut record, &aborted));
+        assert_eq!(record.accept_fault, None, "a client's aborted connection is no fault");
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS] {
+            assert!(note_accept_fault(&mut record, &io::Error::from_raw_os_error(errno)));
+        }
+        let first = io::Error::from_raw_os_error(libc::EMFILE).to_string();
+        assert_eq!(record.accept_fault, Some(first), "the first fault is kept");
+    }
 
     fn rule(on: &str, status: u16, headers: &[(&str, &str)], body: &str) -> OriginRule {
         OriginRule {

@@ -89,29 +89,8 @@ impl TransportError {
         if matches!(self, TransportError::Setup(_)) {
             return true;
         }
-        std::error::Error::source(self).is_some_and(ran_out_of_resources)
+        std::error::Error::source(self).is_some_and(crate::exhaustion::ran_out_of_resources)
     }
-}
-
-/// Whether `err` or what caused it is an I/O error of resource exhaustion.
-fn ran_out_of_resources(mut err: &(dyn std::error::Error + 'static)) -> bool {
-    loop {
-        let cause = match err.downcast_ref::<std::io::Error>() {
-            Some(io) if io.raw_os_error().is_some_and(is_resource_exhaustion) => return true,
-            // An io::Error's `source` skips the error it wraps; look at that one too.
-            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-        match cause {
-            Some(next) => err = next,
-            None => return false,
-        }
-    }
-}
-
-/// Errors that mean this process ran short of a resource of its own.
-fn is_resource_exhaustion(errno: i32) -> bool {
-    [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS].contains(&errno)
 }
 
 /// One request as it goes on the wire.
