@@ -158,13 +158,11 @@ func (s *session) close() {
 	}
 }
 
-func runStep(s *session, step *planStep) stepResult {
-	if step.DelayMS > 0 {
-		time.Sleep(time.Duration(step.DelayMS) * time.Millisecond)
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), s.deadline)
-	defer cancel()
-
+// newRequest is the step as a user writes it with
+// http.NewRequestWithContext: the body from a *bytes.Reader (replayable:
+// NewRequest sets GetBody) or, for a streamed step, from a reader NewRequest
+// does not know (GetBody stays nil); Host from the step's Host header.
+func newRequest(ctx context.Context, step *planStep) (*http.Request, error) {
 	var body io.Reader
 	if len(step.Body) > 0 || step.Streamed {
 		if step.Streamed {
@@ -175,8 +173,7 @@ func runStep(s *session, step *planStep) stepResult {
 	}
 	req, err := http.NewRequestWithContext(ctx, step.Method, step.URL, body)
 	if err != nil {
-		// The client refuses the method or URL: its own answer.
-		return clientError(err)
+		return nil, err
 	}
 	for _, h := range step.Headers {
 		if strings.EqualFold(h[0], "Host") {
@@ -190,6 +187,21 @@ func runStep(s *session, step *planStep) stepResult {
 		// The length is known to the user; what makes it streamed is that
 		// the body cannot be read again.
 		req.ContentLength = int64(len(step.Body))
+	}
+	return req, nil
+}
+
+func runStep(s *session, step *planStep) stepResult {
+	if step.DelayMS > 0 {
+		time.Sleep(time.Duration(step.DelayMS) * time.Millisecond)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), s.deadline)
+	defer cancel()
+
+	req, err := newRequest(ctx, step)
+	if err != nil {
+		// The client refuses the method or URL: its own answer.
+		return clientError(err)
 	}
 
 	c := s.client(step.Insecure)
