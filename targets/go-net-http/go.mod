@@ -1,0 +1,3 @@
+module hopcheck.invalid/targets/go-net-http
+
+go 1.22
