@@ -31,8 +31,9 @@ PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_pr
 TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "NETRC")
 # Room left between the client's own deadline and the case's time limit, so
 # the client gives up (a step `error` or a `DriverFault`) before the harness
-# kills the driver.
+# kills the driver: one second, or a tenth of a shorter limit.
 DEADLINE_MARGIN_S = 1.0
+DEADLINE_MARGIN_SHARE = 0.1
 
 
 class DriverFault(Exception):
@@ -58,11 +59,12 @@ class Plan:
         self.profile = fields.get("profile")
         self.timeout_ms = fields.get("timeout_ms", 30_000)
         self.deadline = time.monotonic() + self.timeout_ms / 1000
+        self.margin = min(DEADLINE_MARGIN_S, self.timeout_ms / 1000 * DEADLINE_MARGIN_SHARE)
 
     def remaining_seconds(self):
         """What is left of the case's time limit, less the margin; a
         `DriverFault` when nothing is."""
-        left = self.deadline - time.monotonic() - DEADLINE_MARGIN_S
+        left = self.deadline - time.monotonic() - self.margin
         if left <= 0:
             raise DriverFault(f"the case's time limit ({self.timeout_ms} ms) is spent")
         return left
