@@ -191,7 +191,8 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
     // The closest outcome (fewest broken expectations, the first on a tie)
     // is the evidence when none matches: the first may be far off.
     let mut closest: Option<(&Outcome, Vec<Mismatch>)> = None;
-    for (i, outcome) in case.outcomes().enumerate() {
+    let applicable = || case.outcomes().filter(|o| o.applies_under(profile));
+    for (i, outcome) in applicable().enumerate() {
         let misses = judge.check(outcome);
         if misses.is_empty() {
             let grade = outcome.grade.map(|g| g.for_profile(profile)).unwrap_or(Grade::Pass);
@@ -252,7 +253,7 @@ pub fn judge(case: &Case, catalogue: &Catalogue, profile: Profile, obs: &Observa
         .or(evidence.first())
         .map(ToString::to_string)
         .unwrap_or_else(|| "no outcome matched".into());
-    if let Some(name) = closest_name.filter(|_| case.outcomes().nth(1).is_some()) {
+    if let Some(name) = closest_name.filter(|_| applicable().nth(1).is_some()) {
         detail.push_str(&format!(" (closest outcome: {name})"));
     }
     Verdict {
@@ -813,6 +814,33 @@ why = "WHATWG algorithm steps are requirements."
         );
         assert_eq!(verdict.kind, kind);
         assert_eq!(verdict.outcome.as_deref(), Some("kept"));
+    }
+
+    #[rstest]
+    #[case::rfc9110(Profile::Rfc9110, VerdictKind::Fail, None)]
+    #[case::fetch(Profile::Fetch, VerdictKind::Pass, Some("refused"))]
+    fn an_outcome_of_one_profile_does_not_exist_under_the_other(
+        #[case] profile: Profile,
+        #[case] kind: VerdictKind,
+        #[case] outcome: Option<&str>,
+    ) {
+        // The client sent POST where GET was due; only under fetch does the
+        // second outcome (whose one expectation holds) exist to match it.
+        let outcomes = "[[outcome]]\nname = \"rewritten\"\n[[outcome.hop]]\nindex = 2\nmethod = \"GET\"\n\
+                        [[outcome]]\nname = \"refused\"\nprofile = \"fetch\"\n[[outcome.hop]]\nindex = 2\nmethod = \"POST\"\n";
+        let verdict = judge(
+            &case("[\"MUST-RULE\"]", outcomes),
+            &catalogue(),
+            profile,
+            &observed("POST", "x"),
+        );
+        assert_eq!(verdict.kind, kind, "{}", verdict.detail);
+        assert_eq!(verdict.outcome.as_deref(), outcome);
+        assert!(
+            !verdict.detail.contains("closest outcome"),
+            "one outcome under rfc9110: {}",
+            verdict.detail
+        );
     }
 
     #[test]

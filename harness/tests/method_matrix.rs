@@ -97,6 +97,10 @@ fn check(rule: &'static str, line: impl Into<String>) -> Check {
     }
 }
 
+/// Fetch's rule that a GET or HEAD carries no body (its Request constructor
+/// throws): a client refusing the step's request outright follows it.
+const REFUSAL_RULE: &str = "FET-GETHEAD-BODY";
+
 /// How the follow-up of one case must look, as graded outcomes.
 struct Outcome {
     name: Option<&'static str>,
@@ -148,6 +152,9 @@ fn case_file(status: u16, method: &str, body: &BodyKind, scheme: &str) -> String
     };
 
     let mut requirements = vec![method_rule, "RED-HOST", "RED-TARGET"];
+    if safe {
+        requirements.push(REFUSAL_RULE);
+    }
     let mut outcomes = Vec::new();
     let title;
     if keeps {
@@ -298,7 +305,26 @@ fn case_file(status: u16, method: &str, body: &BodyKind, scheme: &str) -> String
     for outcome in &outcomes {
         write_outcome(&mut out, outcome, single, &final_url);
     }
+    if safe {
+        write_refusal(&mut out);
+    }
     out
+}
+
+/// The outcome of a client that will not send a GET or HEAD with a body at
+/// all: what Fetch requires (its Request constructor throws a TypeError), so
+/// a pass under fetch. Only under fetch: under RFC 9110 such a client is
+/// judged as one that did not follow (RED-AUTO, a MAY), and an outcome with
+/// no hops must not become the closest one for a client that followed badly.
+fn write_refusal(out: &mut String) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "[[outcome]]");
+    let _ = writeln!(out, "name = \"refused before sending: no body on a GET or HEAD\"");
+    let _ = writeln!(out, "profile = \"fetch\"");
+    let _ = writeln!(out, "rule = \"{REFUSAL_RULE}\"");
+    let _ = writeln!(out, "hops = 0");
+    let _ = writeln!(out, "[[outcome.result]]");
+    let _ = writeln!(out, "error = true");
 }
 
 /// Append one outcome (the `expect` shorthand when it is the only one and has

@@ -321,6 +321,11 @@ pub struct Outcome {
     /// The verdict when this outcome matches (default `pass`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grade: Option<GradeSpec>,
+    /// Judged only under this profile; under the other the outcome does not
+    /// exist (a behaviour one spec family requires and the other leaves
+    /// open, such as Fetch refusing a GET with a body before sending it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
     /// The requirement(s) this outcome's expectations check, unless an
     /// expectation names its own `rule`; the `hops` count is checked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -409,6 +414,11 @@ impl std::fmt::Display for HopCount {
 }
 
 impl Outcome {
+    /// Whether this outcome is one under `profile` (see [`Outcome::profile`]).
+    pub fn applies_under(&self, profile: Profile) -> bool {
+        self.profile.is_none_or(|only| only == profile)
+    }
+
     /// Every requirement id this outcome's expectations name.
     pub fn cited_rules(&self) -> impl Iterator<Item = &str> {
         let own = self.rule.iter();

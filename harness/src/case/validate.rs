@@ -178,7 +178,7 @@ impl Checker<'_, '_> {
     fn outcome(&mut self, at: KeyPath, outcome: &Outcome) {
         match outcome.grade {
             Some(GradeSpec::All(grade)) => {
-                for profile in Profile::ALL {
+                for profile in Profile::ALL.into_iter().filter(|p| outcome.applies_under(*p)) {
                     if self.grade_bound(at.child("grade"), grade, profile) {
                         break;
                     }

@@ -314,6 +314,7 @@ fn outcome(target: &Option<HopTarget>, name: Option<&str>, grade: Option<GradeSp
         hops: Some(HopCount::Exactly(hops)),
         hop,
         result: vec![result],
+        ..Outcome::default()
     }
 }
 
