@@ -41,6 +41,8 @@ pub struct DriverTarget {
     timeout: Duration,
     slots: Semaphore,
     idle: Mutex<Vec<DriverProcess>>,
+    /// Whether a process serves plan after plan (else: one plan each).
+    reuse: bool,
     version: OnceLock<String>,
 }
 
@@ -56,8 +58,17 @@ impl DriverTarget {
             timeout: DriverTarget::DEFAULT_TIMEOUT,
             slots: Semaphore::new(processes),
             idle: Mutex::new(Vec::new()),
+            reuse: true,
             version: OnceLock::new(),
         }
+    }
+
+    /// Start a fresh process for every plan and stop it after its answer,
+    /// as a driver without a persistent loop would run: what persistent
+    /// drivers save is measured against this (`cargo bench --bench drivers`).
+    pub fn with_a_process_per_plan(mut self) -> DriverTarget {
+        self.reuse = false;
+        self
     }
 
     /// Give up on a plan run with [`Target::run`] (and kill its process)
@@ -99,6 +110,10 @@ impl DriverTarget {
     }
 
     fn give_back(&self, driver: DriverProcess) {
+        if !self.reuse {
+            // Dropping it kills its process group.
+            return;
+        }
         self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

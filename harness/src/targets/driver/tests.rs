@@ -137,6 +137,16 @@ async fn a_process_serves_plan_after_plan() {
 }
 
 #[tokio::test]
+async fn a_process_per_plan_serves_one_plan_and_is_stopped() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let target = fixture("echo.py").with_a_process_per_plan();
+    let one = target.run(&simple("one", state.path())).await.expect("answer");
+    let two = target.run(&simple("two", state.path())).await.expect("answer");
+    assert_ne!(pid(&one), pid(&two));
+    wait_gone(pid(&one)).await;
+}
+
+#[tokio::test]
 async fn concurrent_plans_share_at_most_n_processes() {
     let state = tempfile::tempdir().expect("tempdir");
     let target = fixture("echo.py").with_max_processes(2);
