@@ -7,14 +7,18 @@ The listener is reached as the proxy in HTTP_PROXY/HTTPS_PROXY (requests
 reads them because `Session.trust_env` is on by default); the run's CA is
 trusted with `verify=CA_FILE`, and `verify=False` for an insecure step.
 The protocol (plan lines in, answer lines out, step `error` versus
-`driver_error`) is in driver_protocol.py, which knows no client.
+`driver_error`) is in ../python-common/driver_protocol.py, which knows no
+client and is shared by every Python target.
 """
 
 import http.client
+import sys
+from pathlib import Path
 
 import requests
 import urllib3
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
 from driver_protocol import ClientError, DriverFault, header_text, log, plan_environment, response, serve
 
 # What requests (and the urllib3 and http.client under it) raise when the
