@@ -32,7 +32,8 @@ WGET = "wget"
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy")
 # wget disables HSTS for a database anyone can write (src/main.c): 0644.
 HSTS_FILE_MODE = 0o644
-# A preloaded entry never expires within a run: created now, ten years long.
+# A preloaded entry never expires within a run: ten years long, created a
+# minute ago (so no step waits for a later second on its account).
 PRELOAD_MAX_AGE_S = 10 * 365 * 24 * 3600
 # The line wget logs before each request it makes (src/retr.c
 # retrieve_url / src/http.c http_loop: "--%s--  %s\n", time and URL).
@@ -47,6 +48,9 @@ EXIT_SERVER_ERROR = 8
 # What wget logs when a chain is longer than --max-redirect (src/retr.c
 # retrieve_url: "%d redirections exceeded.").
 REDIRECTS_EXCEEDED = b" redirections exceeded."
+# time(2), which wget reads, may lag the clock Python reads by a tick (the
+# coarse real-time clock), so a wait for the next second waits this much more.
+COARSE_CLOCK_MARGIN_S = 0.05
 # What the driver keeps in hand below the case's time limit, so a wget that
 # is still waiting is stopped by its own --timeout before the harness kills
 # this driver.
@@ -76,13 +80,13 @@ def write_preload(path, preload):
     """wget's HSTS database (src/hsts.c hsts_read_database): per line
     `host port include_subdomains created max_age`; port 0 is the scheme's
     default. Always written, with mode 0644, so every plan starts fresh."""
-    now = int(time.time())
+    created = int(time.time()) - 60
     with open(path, "w", encoding="utf-8") as f:
         f.write("# HSTS preload written by the hopcheck wget driver\n")
         for entry in preload:
             host = entry["host"].rstrip(".").lower()
             subdomains = 1 if entry.get("include_subdomains") else 0
-            f.write(f"{host}\t0\t{subdomains}\t{now}\t{PRELOAD_MAX_AGE_S}\n")
+            f.write(f"{host}\t0\t{subdomains}\t{created}\t{PRELOAD_MAX_AGE_S}\n")
     os.chmod(path, HSTS_FILE_MODE)
 
 
@@ -170,6 +174,7 @@ def run_step(plan, step, hsts_file, env, scratch, deadline):
     delay = step.get("delay_ms", 0)
     if delay:
         time.sleep(delay / 1000)
+    wait_for_a_later_second(hsts_file)
     budget = remaining_seconds(deadline) - MARGIN_S
     if budget < 1:
         raise DriverFault(f"no time left for wget within the case's time limit ({plan.get('timeout_ms')} ms)")
@@ -212,9 +217,34 @@ def run_step(plan, step, hsts_file, env, scratch, deadline):
     return result
 
 
+def hsts_entries(path):
+    """The entries of wget's HSTS database, as lines."""
+    return [line for line in text(read(path)).splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def wait_for_a_later_second(path):
+    """Start wget in a later wall-clock second than any entry of its HSTS
+    database was created. wget keeps times in whole seconds and skips an
+    update of a Known HSTS Host that arrives in the second the entry was
+    created (src/hsts.c hsts_store_entry: `t != entry->created`); without
+    this wait, whether step 2 updates what step 1 noted would depend on
+    where a second boundary falls. A user typing one command after another
+    is never faster than this."""
+    created = []
+    for line in hsts_entries(path):
+        fields = line.split()
+        if len(fields) == 5 and fields[3].isdigit():
+            created.append(int(fields[3]))
+    if not created:
+        return
+    wait = max(created) + 1 + COARSE_CLOCK_MARGIN_S - time.time()
+    if wait > 0:
+        time.sleep(wait)
+
+
 def log_hsts_database(path):
     """What wget left in its HSTS database, for the transcript."""
-    entries = [line for line in text(read(path)).splitlines() if line and not line.startswith("#")]
+    entries = hsts_entries(path)
     log("hsts database: " + ("; ".join(entries) if entries else "(empty)"))
 
 
