@@ -72,12 +72,17 @@ function listener (connectTo) {
   return [match[1], Number(match[2])]
 }
 
+/** The options of Node's own global agents (`http.globalAgent` since Node
+ * 19: keep-alive, LIFO scheduling, idle sockets closed after 5 s), which an
+ * axios call without agents of its own would use. */
+const GLOBAL_AGENT_OPTIONS = { keepAlive: true, scheduling: 'lifo', timeout: 5000 }
+
 /** An http.Agent that dials the listener for every origin. Node's Agent
  * has already set the request's `Host` from the URL; only the socket's
  * address and port change. */
 class ListenerHttpAgent extends http.Agent {
   constructor (address, port) {
-    super()
+    super(GLOBAL_AGENT_OPTIONS)
     this.listener = { address, port }
   }
 
@@ -92,7 +97,7 @@ class ListenerHttpAgent extends http.Agent {
  * IP-literal host Node sends no SNI, so the check names the host explicitly. */
 class ListenerHttpsAgent extends https.Agent {
   constructor (address, port, tlsOptions) {
-    super(tlsOptions)
+    super({ ...GLOBAL_AGENT_OPTIONS, ...tlsOptions })
     this.listener = { address, port }
   }
 
