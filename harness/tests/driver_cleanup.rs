@@ -207,8 +207,9 @@ async fn a_timed_out_case_keeps_the_driver_s_stderr_and_leaves_no_process() {
         .expect("a case to run");
     let spec = hopcheck::targets::spec::TargetSpec::load(&fixture("hangs.toml")).expect("fixture target");
     let target = hopcheck::targets::driver::DriverTarget::new(spec);
+    // Long enough for python3 to start and write its line on a loaded machine.
     let runner = Runner::new(RunConfig {
-        case_timeout: Duration::from_millis(1000),
+        case_timeout: Duration::from_millis(5000),
         ..RunConfig::default()
     })
     .expect("runner");
@@ -218,7 +219,7 @@ async fn a_timed_out_case_keeps_the_driver_s_stderr_and_leaves_no_process() {
 
     assert_eq!(result.verdict.kind, VerdictKind::Error, "{:?}", result.verdict);
     assert!(
-        result.verdict.detail.contains("time limit of 1000 ms"),
+        result.verdict.detail.contains("time limit of 5000 ms"),
         "{}",
         result.verdict.detail
     );

@@ -665,7 +665,8 @@ async fn a_timeout_kills_the_driver_s_whole_process_group() {
     let marker = state.path().to_str().expect("UTF-8 path").to_owned();
     let target = fixture("forks.py");
     let err = target
-        .run_within(&simple("hang", state.path()), Duration::from_millis(1500))
+        // Time enough for python3 to start and write on a loaded machine.
+        .run_within(&simple("hang", state.path()), Duration::from_millis(4000))
         .await
         .unwrap_err();
     assert!(
@@ -721,7 +722,8 @@ async fn a_driver_flooding_stderr_without_answering_keeps_it_bounded_at_the_time
     let state = tempfile::tempdir().expect("tempdir");
     let target = fixture("flood.py");
     let err = target
-        .run_within(&simple("flood-forever", state.path()), Duration::from_millis(1500))
+        // Time enough for python3 to start and write on a loaded machine.
+        .run_within(&simple("flood-forever", state.path()), Duration::from_millis(4000))
         .await
         .unwrap_err();
     let TargetError::Timeout { stderr, .. } = &err else {
