@@ -278,6 +278,25 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// The fragment (with its `#`) of the request-target in the first line of
+/// `head`, the raw bytes of the request hyper parsed as `parsed` (its target
+/// without the fragment); `None` when none was sent, or when the line is not
+/// that request's.
+fn sent_fragment(head: &[u8], parsed: &str) -> Option<String> {
+    let end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
+    let line = head[..end].strip_suffix(b"\r").unwrap_or(&head[..end]);
+    let mut parts = line.split(|b| *b == b' ');
+    let (_method, raw_target) = (parts.next()?, parts.next()?);
+    let hash = raw_target.iter().position(|b| *b == b'#')?;
+    let (before, fragment) = raw_target.split_at(hash);
+    let before = String::from_utf8_lossy(before);
+    // The same request: hyper's target is the raw one up to the `#` (the
+    // scheme and host of an absolute form may come back lowercased).
+    before
+        .eq_ignore_ascii_case(parsed)
+        .then(|| String::from_utf8_lossy(fragment).into_owned())
+}
+
 /// Whether a failed accept means this process is out of descriptors or
 /// memory; if so the first such error is kept in `record` (the case cannot be
 /// judged: the client's connection waits unaccepted in the backlog).
@@ -537,11 +556,17 @@ async fn handle(
     };
     let (arrival, scheme, host, port) = identify(conn, &req);
     let method = req.method().as_str().to_owned();
-    let target = req.uri().to_string();
-    let path_and_query = match req.uri().path_and_query().map(|pq| pq.as_str()) {
+    let mut target = req.uri().to_string();
+    let mut path_and_query = match req.uri().path_and_query().map(|pq| pq.as_str()) {
         None | Some("") => "/".to_owned(),
         Some(pq) => pq.to_owned(),
     };
+    // `http::Uri` drops a fragment without a word; a client that sends one
+    // on the wire must be seen doing so (LOC-FRAG-WIRE).
+    if let Some(fragment) = sent_fragment(&lock(&served.head), &target) {
+        target.push_str(&fragment);
+        path_and_query.push_str(&fragment);
+    }
     // HeaderMap yields every value of a name at that name's first place, so
     // repeated names arrive grouped; values are read as UTF-8, lossily.
     let headers = req
@@ -1009,6 +1034,38 @@ mod tests {
         assert_eq!(hop.kind, HopKind::Unparsable);
         assert_eq!(hop.raw.as_deref(), Some(line));
         assert!(hop.reason.as_deref().is_some_and(|r| r.contains("parse")), "{hop:?}");
+    }
+
+    #[rstest]
+    #[case::origin_form(b"GET /a?q#frag HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n".as_slice(), "/a?q#frag", "http://h.test/a?q#frag")]
+    #[case::empty(b"GET /a# HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n".as_slice(), "/a#", "http://h.test/a#")]
+    #[case::absolute_form(
+        b"GET http://u:p@h.test/a#frag HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n".as_slice(),
+        "http://u:p@h.test/a#frag",
+        "http://h.test/a#frag"
+    )]
+    #[tokio::test]
+    async fn a_fragment_sent_in_the_request_target_is_recorded(
+        #[case] sent: &[u8],
+        #[case] target: &str,
+        #[case] url: &str,
+    ) {
+        let origin = origin(vec![rule("http://h.test/*", 200, &[], "ok")]).await;
+        let seen = raw(origin.addr(), sent).await;
+        assert!(seen.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&seen));
+        let hop = settled_only_hop(&origin).await;
+        assert_eq!((hop.target.as_str(), hop.url()), (target, url.to_owned()));
+    }
+
+    #[test]
+    fn a_first_line_of_another_request_gives_no_fragment() {
+        assert_eq!(sent_fragment(b"GET /b#f HTTP/1.1\r\n", "/a"), None);
+        assert_eq!(sent_fragment(b"GET /a HTTP/1.1\r\n", "/a"), None);
+        assert_eq!(sent_fragment(b"", "/a"), None);
+        assert_eq!(
+            sent_fragment(b"GET HTTP://H.test/a#f HTTP/1.1", "http://h.test/a").as_deref(),
+            Some("#f")
+        );
     }
 
     #[tokio::test]
