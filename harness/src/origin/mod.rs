@@ -60,7 +60,8 @@ pub struct Hop {
     pub method: String,
     /// The request-target exactly as sent.
     pub target: String,
-    /// Path and query of the logical URL (origin-form of `target`).
+    /// Path and query of the logical URL (origin-form of `target`), with the
+    /// fragment when the client sent one on the wire (scripts match without it).
     pub path_and_query: String,
     /// Header fields in the order received; names lowercased (hyper does not keep case).
     pub headers: Vec<(String, String)>,

@@ -557,16 +557,15 @@ async fn handle(
     let (arrival, scheme, host, port) = identify(conn, &req);
     let method = req.method().as_str().to_owned();
     let mut target = req.uri().to_string();
-    let mut path_and_query = match req.uri().path_and_query().map(|pq| pq.as_str()) {
+    let path_and_query = match req.uri().path_and_query().map(|pq| pq.as_str()) {
         None | Some("") => "/".to_owned(),
         Some(pq) => pq.to_owned(),
     };
     // `http::Uri` drops a fragment without a word; a client that sends one
-    // on the wire must be seen doing so (LOC-FRAG-WIRE).
-    if let Some(fragment) = sent_fragment(&lock(&served.head), &target) {
-        target.push_str(&fragment);
-        path_and_query.push_str(&fragment);
-    }
+    // on the wire must be seen doing so (LOC-FRAG-WIRE). The script still
+    // answers by path and query: a server never sees a fragment.
+    let fragment = sent_fragment(&lock(&served.head), &target).unwrap_or_default();
+    target.push_str(&fragment);
     // HeaderMap yields every value of a name at that name's first place, so
     // repeated names arrive grouped; values are read as UTF-8, lossily.
     let headers = req
@@ -599,7 +598,7 @@ async fn handle(
     hop.arrival = arrival;
     hop.method = method;
     hop.target = target;
-    hop.path_and_query = path_and_query;
+    hop.path_and_query = path_and_query + &fragment;
     hop.headers = headers;
     hop.body = body;
     hop.body_truncated = body_truncated;
