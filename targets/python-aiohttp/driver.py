@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
-from driver_protocol import ClientError, header_text, log, plan_environment, response, serve
+from driver_protocol import ClientError, header_text, log, merged_headers, plan_environment, response, serve
 
 # What aiohttp raises when the transfer fails or a URL or Location it was
 # given cannot be used: the client's answer, judged by the case. Any other
@@ -38,16 +38,6 @@ CLIENT_ERRORS = (
 # One loop for the process: a session belongs to the loop it was made on,
 # and a new loop per plan would cost time for nothing.
 LOOP = asyncio.new_event_loop()
-
-
-def merged_headers(pairs):
-    """Step headers as the dict an aiohttp user passes as `headers=`. A name
-    given twice is sent once with its values joined by ", " (RFC 9110, 5.3)."""
-    merged = {}
-    for name, value in pairs:
-        key = next((k for k in merged if k.lower() == name.lower()), name)
-        merged[key] = f"{merged[key]}, {value}" if key in merged else value
-    return merged
 
 
 async def streamed(body):

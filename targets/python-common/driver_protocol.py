@@ -118,6 +118,18 @@ def header_text(value):
         return value
 
 
+def merged_headers(pairs):
+    """Step headers as the dict a Python client takes as `headers=` (a
+    mapping, as its users write it). A name given twice is sent once with its
+    values joined by ", " (RFC 9110, 5.3); the first spelling of the name is
+    kept."""
+    merged = {}
+    for name, value in pairs:
+        key = next((k for k in merged if k.lower() == name.lower()), name)
+        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    return merged
+
+
 def response(status, url, headers, body):
     """A step's result: status, final URL, header pairs in order, raw body."""
     return {

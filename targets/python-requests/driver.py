@@ -19,7 +19,7 @@ import requests
 import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
-from driver_protocol import ClientError, DriverFault, header_text, log, plan_environment, response, serve
+from driver_protocol import ClientError, DriverFault, header_text, log, merged_headers, plan_environment, response, serve
 
 # What requests (and the urllib3 and http.client under it) raise when the
 # transfer fails or a URL or Location it was given cannot be used: the
@@ -37,17 +37,6 @@ CLIENT_ERRORS = (
     # the user's call raises.
     AssertionError,
 )
-
-
-def merged_headers(pairs):
-    """Step headers as the dict requests takes. A name given twice is sent
-    once with its values joined by ", " (RFC 9110, 5.3), which is what a
-    requests user writes: `headers=` is a mapping."""
-    merged = {}
-    for name, value in pairs:
-        key = next((k for k in merged if k.lower() == name.lower()), name)
-        merged[key] = f"{merged[key]}, {value}" if key in merged else value
-    return merged
 
 
 def streamed(body):

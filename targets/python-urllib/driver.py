@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
-from driver_protocol import ClientError, header_text, log, plan_environment, response, serve
+from driver_protocol import ClientError, header_text, log, merged_headers, plan_environment, response, serve
 
 # What urllib.request (and the http.client under it) raise when the transfer
 # fails or a URL or Location it was given cannot be used: the client's
@@ -110,16 +110,6 @@ def unchecked_context():
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def merged_headers(pairs):
-    """Step headers as the dict `Request(headers=...)` takes. A name given
-    twice is sent once with its values joined by ", " (RFC 9110, 5.3)."""
-    merged = {}
-    for name, value in pairs:
-        key = next((k for k in merged if k.lower() == name.lower()), name)
-        merged[key] = f"{merged[key]}, {value}" if key in merged else value
-    return merged
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
-from driver_protocol import ClientError, header_text, log, plan_environment, response, serve
+from driver_protocol import ClientError, header_text, log, merged_headers, plan_environment, response, serve
 
 # What urllib3 (and the http.client under it) raises when the transfer fails
 # or a URL or Location it was given cannot be used: the client's answer,
@@ -82,16 +82,6 @@ def listener_pools(address):
 def listener_address(connect_to):
     host, _, port = connect_to.rpartition(":")
     return (host.strip("[]"), int(port))
-
-
-def merged_headers(pairs):
-    """Step headers as the dict a urllib3 user passes as `headers=`. A name
-    given twice is sent once with its values joined by ", " (RFC 9110, 5.3)."""
-    merged = {}
-    for name, value in pairs:
-        key = next((k for k in merged if k.lower() == name.lower()), name)
-        merged[key] = f"{merged[key]}, {value}" if key in merged else value
-    return merged
 
 
 def streamed(body):
