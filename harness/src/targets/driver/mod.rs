@@ -16,6 +16,7 @@
 
 mod process;
 mod protocol;
+mod serve;
 mod stderr;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use super::{BoxFuture, Plan, Target, TargetError, TargetRun};
 use crate::case::Feature;
 
 pub use self::process::stop_all;
+pub use self::serve::serve;
 
 /// A target played by external driver processes described by a [`TargetSpec`].
 pub struct DriverTarget {
