@@ -57,6 +57,8 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod case;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod exhaustion;
 pub mod mutation;
 pub mod origin;
