@@ -14,12 +14,17 @@
 //! A Rust HTTP client implements [`targets::Target`]: it gets a
 //! [`targets::Plan`] per case (the steps, the proxy or connect-to address of
 //! the case's origin, the test CA to trust, a state folder, HSTS hosts to
-//! preload) and reports what each step ended with.
+//! preload) and reports what each step ended with. `conformance` (feature
+//! `conformance`, on by default) then runs the suite as one libtest trial
+//! per case in the client crate's own `cargo test`, and
+//! [`targets::driver::serve`] makes the same type a driver program for
+//! `hopcheck run --target`. Lower down, [`runner::Runner`] runs cases and
+//! returns their results:
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //!
-//! use hopcheck::case::{load_suite, Profile};
+//! use hopcheck::case::{load_embedded, Profile};
 //! use hopcheck::runner::{RunConfig, Runner};
 //! use hopcheck::targets::{BoxFuture, Plan, StepResult, Target, TargetError, TargetRun};
 //! use hopcheck::verdict::VerdictKind;
@@ -44,7 +49,7 @@
 //! }
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let suite = load_suite(std::path::Path::new("suites"))?;
+//! let suite = load_embedded()?;
 //! let runner = Arc::new(Runner::new(RunConfig::default())?);
 //! let catalogue = Arc::new(suite.catalogue.clone());
 //! let results = runner.run_all(Arc::new(MyClient), &suite.cases, catalogue, Profile::Rfc9110, |_| {}).await;
@@ -57,6 +62,8 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod case;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod exhaustion;
 pub mod mutation;
 pub mod origin;

@@ -85,22 +85,88 @@ pub fn load_suite(root: &Path) -> Result<Suite, SuiteError> {
         path: catalogue_path.clone(),
         source,
     })?;
+    let mut files = Vec::new();
+    find_case_files(root, &mut Vec::new(), &mut files)?;
+    let files = files.into_iter().map(|(id, path)| {
+        let bytes = read_bytes(&id, &path);
+        (id, path, bytes)
+    });
+    assemble(root, catalogue_bytes, files)
+}
+
+/// The suite embedded in this library when it was built (the `suites`
+/// folder beside the `hopcheck` crate), loaded like [`load_suite`] loads a
+/// folder; paths in errors point into the folder it was embedded from.
+/// What [`crate::conformance`] runs unless told another folder.
+pub fn load_embedded() -> Result<Suite, SuiteError> {
+    let root = Path::new(embedded::ROOT);
+    let catalogue_bytes = embedded::FILES
+        .iter()
+        .find(|(relative, _)| *relative == CATALOGUE_FILE)
+        .map(|(_, bytes)| bytes.to_vec())
+        .ok_or_else(|| SuiteError::Io {
+            path: root.join(CATALOGUE_FILE),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "this build of hopcheck embeds no suite (its `suites` folder was missing when it was built)",
+            ),
+        })?;
+    let files = embedded::FILES
+        .iter()
+        .filter(|(relative, _)| *relative != CATALOGUE_FILE)
+        .filter_map(|(relative, bytes)| {
+            let id = relative.strip_suffix(".toml")?;
+            Some((id.to_owned(), root.join(relative), Ok(bytes.to_vec())))
+        });
+    assemble(root, catalogue_bytes, files)
+}
+
+/// The embedded suite's files, written by `build.rs`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_suite.rs"));
+}
+
+/// A suite from its catalogue's bytes and its case files' `(id, path,
+/// bytes)`: cases sorted by id, one error per bad file.
+fn assemble(
+    root: &Path,
+    catalogue_bytes: Vec<u8>,
+    files: impl Iterator<Item = (String, PathBuf, Result<Vec<u8>, CaseFileError>)>,
+) -> Result<Suite, SuiteError> {
+    let catalogue_path = root.join(CATALOGUE_FILE);
     let catalogue_src =
         diagnostic::utf8_text(CATALOGUE_ID, &catalogue_path, catalogue_bytes).map_err(SuiteError::Catalogue)?;
     let catalogue = Catalogue::parse(&catalogue_path, &catalogue_src).map_err(SuiteError::Catalogue)?;
 
-    let mut files = Vec::new();
-    find_case_files(root, &mut Vec::new(), &mut files)?;
-    files.sort();
-
+    let mut files: Vec<_> = files.collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut cases = Vec::new();
     let mut errors = Vec::new();
-    for (id, path) in files {
-        match read_case(&id, &path, &catalogue) {
+    for (id, path, bytes) in files {
+        let parsed = bytes
+            .and_then(|bytes| diagnostic::utf8_text(&id, &path, bytes))
+            .and_then(|src| parse_case(&id, &path, &src, &catalogue));
+        match parsed {
             Ok(case) => cases.push(case),
             Err(error) => errors.push(error),
         }
     }
+    Ok(Suite {
+        root: root.to_owned(),
+        catalogue,
+        cases,
+        errors,
+    })
+}
+
+/// The suite below `root` with only case `id` loaded (what `cargo test --
+/// --exact ID` runs): the catalogue and that one file, no other.
+pub fn load_one(root: &Path, id: &str) -> Result<Suite, SuiteError> {
+    let catalogue = Catalogue::load(&root.join(CATALOGUE_FILE)).map_err(SuiteError::Catalogue)?;
+    let (cases, errors) = match load_case(root, &catalogue, id) {
+        Ok(case) => (vec![case], Vec::new()),
+        Err(e) => (Vec::new(), vec![e]),
+    };
     Ok(Suite {
         root: root.to_owned(),
         catalogue,
@@ -148,10 +214,12 @@ pub fn parse_case(id: &str, path: &Path, src: &str, catalogue: &Catalogue) -> Re
 }
 
 fn read_case(id: &str, path: &Path, catalogue: &Catalogue) -> Result<Case, CaseFileError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| diagnostic::file_error(id, path, format!("cannot read the case file: {e}")))?;
-    let src = diagnostic::utf8_text(id, path, bytes)?;
+    let src = diagnostic::utf8_text(id, path, read_bytes(id, path)?)?;
     parse_case(id, path, &src, catalogue)
+}
+
+fn read_bytes(id: &str, path: &Path) -> Result<Vec<u8>, CaseFileError> {
+    std::fs::read(path).map_err(|e| diagnostic::file_error(id, path, format!("cannot read the case file: {e}")))
 }
 
 /// Collects `(id, path)` of every `*.toml` below `dir`, skipping the catalogue
@@ -240,6 +308,20 @@ method = "POST"
 
     fn catalogue() -> Catalogue {
         Catalogue::parse(Path::new("requirements.toml"), CATALOGUE).expect("catalogue")
+    }
+
+    #[test]
+    fn the_embedded_suite_is_the_suites_folder() {
+        let embedded = load_embedded().expect("the embedded suite loads");
+        let folder = load_suite(&crate::project_dir("suites")).expect("the suites folder loads");
+        let ids = |suite: &Suite| suite.cases.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert!(!embedded.cases.is_empty());
+        assert_eq!(ids(&embedded), ids(&folder));
+        assert_eq!(embedded.errors, folder.errors);
+        let files = |suite: &Suite| {
+            serde_json::to_value(suite.cases.iter().map(|c| &c.file).collect::<Vec<_>>()).expect("JSON")
+        };
+        assert_eq!(files(&embedded), files(&folder));
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod requirements;
 pub mod schema;
 pub mod validate;
 
-pub use load::{load_case, load_suite, parse_case, CaseFileError, Suite, SuiteError};
+pub use load::{load_case, load_embedded, load_suite, parse_case, CaseFileError, Suite, SuiteError};
 pub use model::*;
 pub use requirements::{Catalogue, Level, Requirement};
 
