@@ -109,7 +109,15 @@ impl<'p> Clients<'p> {
         // `Client::builder()` defaults: redirects followed up to 10, Referer
         // on, no cookie store. Setting a proxy turns off the system proxy
         // (HTTP_PROXY and friends are not read).
+        //
+        // No idle connections are kept: hyper-util's pool races a new
+        // connection against one that becomes idle and lets the loser finish
+        // its TLS handshake in the background, so a varying number of unused
+        // connections would show up in the observations. Without idle
+        // connections each request dials its own; redirect handling does not
+        // depend on the pool.
         let mut builder = Client::builder()
+            .pool_max_idle_per_host(0)
             .proxy(proxy)
             .tls_certs_only([self.ca.clone()])
             .tls_danger_accept_invalid_certs(insecure);
