@@ -1,15 +1,19 @@
-//! Reads the version of reqwest this crate is built with from the
+//! Reads the version of the client crate this target is built with from the
 //! workspace's `Cargo.lock`, so `--version` and the report name the version
-//! compiled in, not the requirement in Cargo.toml.
+//! compiled in, not the requirement in Cargo.toml. The client is the package
+//! name without `hopcheck-target-` (`hopcheck-target-reqwest` → `reqwest`);
+//! `rust-ureq` builds with this same script.
 
 use std::path::Path;
 
 fn main() {
     let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let client = package.strip_prefix("hopcheck-target-").unwrap_or(&package);
     let text = std::fs::read_to_string(&lock).unwrap_or_default();
-    let version = locked_version(&text, "reqwest").unwrap_or_else(|| "unknown".to_owned());
-    println!("cargo:rustc-env=HOPCHECK_REQWEST_VERSION={version}");
+    let version = locked_version(&text, client).unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo:rustc-env=HOPCHECK_CLIENT_VERSION={version}");
 }
 
 /// The `version` of the `[[package]]` named `name` in a Cargo.lock.

@@ -17,7 +17,7 @@ use reqwest::{redirect, Body, Certificate, Client, Method, Proxy, Response};
 
 /// The reqwest version compiled in, read from the workspace's `Cargo.lock`
 /// at build time (see `build.rs`).
-pub const REQWEST_VERSION: &str = env!("HOPCHECK_REQWEST_VERSION");
+pub const REQWEST_VERSION: &str = env!("HOPCHECK_CLIENT_VERSION");
 
 /// reqwest's async `Client`, one per plan (and per redirect policy and
 /// verification setting the plan's steps ask for).
