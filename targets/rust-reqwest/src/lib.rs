@@ -6,8 +6,10 @@
 //! `reqwest-driver` binary and `cargo test -p hopcheck-target-reqwest`
 //! through the conformance API.
 
+#[path = "../../rust-common/support.rs"]
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
-use std::error::Error as _;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,8 +17,10 @@ use hopcheck::case::Feature;
 use hopcheck::targets::{BoxFuture, Plan, PlanStep, StepResult, Target, TargetError, TargetRun};
 use reqwest::{redirect, Body, Certificate, Client, Method, Proxy, Response};
 
+use support::{error_chain, header_text, target_fault};
+
 /// The reqwest version compiled in, read from the workspace's `Cargo.lock`
-/// at build time (see `build.rs`).
+/// at build time (see `targets/rust-common/build.rs`).
 pub const REQWEST_VERSION: &str = env!("HOPCHECK_CLIENT_VERSION");
 
 /// reqwest's async `Client`, one per plan (and per redirect policy and
@@ -58,7 +62,7 @@ async fn run_plan(plan: &Plan) -> Result<TargetRun, TargetError> {
     let ca = std::fs::read(&plan.ca_file)
         .map_err(|e| format!("cannot read the CA file {}: {e}", plan.ca_file.display()))
         .and_then(|pem| Certificate::from_pem(&pem).map_err(|e| format!("the CA file is not a PEM certificate: {e}")))
-        .map_err(|message| driver_fault(None, message))?;
+        .map_err(|message| target_fault(None, message))?;
     let mut clients = Clients::new(plan, ca);
     let mut steps = Vec::with_capacity(plan.steps.len());
     for (index, step) in plan.steps.iter().enumerate() {
@@ -67,9 +71,9 @@ async fn run_plan(plan: &Plan) -> Result<TargetRun, TargetError> {
         }
         let client = clients
             .for_step(step)
-            .map_err(|message| driver_fault(Some(index + 1), message))?;
+            .map_err(|message| target_fault(Some(index + 1), message))?;
         let method = Method::from_bytes(step.method.as_bytes())
-            .map_err(|e| driver_fault(Some(index + 1), format!("method `{}`: {e}", step.method)))?;
+            .map_err(|e| target_fault(Some(index + 1), format!("method `{}`: {e}", step.method)))?;
         steps.push(send(client, method, step).await);
     }
     Ok(TargetRun {
@@ -105,7 +109,8 @@ impl<'p> Clients<'p> {
     }
 
     fn build(&self, follow: bool, insecure: bool) -> Result<Client, String> {
-        let proxy = Proxy::all(&self.plan.proxy).map_err(|e| format!("proxy `{}`: {}", self.plan.proxy, chain(&e)))?;
+        let proxy =
+            Proxy::all(&self.plan.proxy).map_err(|e| format!("proxy `{}`: {}", self.plan.proxy, error_chain(&e)))?;
         // `Client::builder()` defaults: redirects followed up to 10, Referer
         // on, no cookie store. Setting a proxy turns off the system proxy
         // (HTTP_PROXY and friends are not read).
@@ -126,7 +131,7 @@ impl<'p> Clients<'p> {
         }
         builder
             .build()
-            .map_err(|e| format!("building the client: {}", chain(&e)))
+            .map_err(|e| format!("building the client: {}", error_chain(&e)))
     }
 }
 
@@ -149,7 +154,7 @@ async fn send(client: &Client, method: Method, step: &PlanStep) -> StepResult {
     match request.send().await {
         Ok(response) => read(response).await,
         Err(error) => StepResult {
-            error: Some(chain(&error)),
+            error: Some(error_chain(&error)),
             ..StepResult::default()
         },
     }
@@ -162,43 +167,29 @@ async fn read(response: Response) -> StepResult {
         headers: response
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), text(value.as_bytes())))
+            .map(|(name, value)| (name.as_str().to_owned(), header_text(value.as_bytes())))
             .collect(),
         ..StepResult::default()
     };
     match response.bytes().await {
         Ok(body) => result.body = body.to_vec(),
-        Err(error) => result.error = Some(chain(&error)),
+        Err(error) => result.error = Some(error_chain(&error)),
     }
     result
 }
 
-/// The error with its causes: reqwest's own text ("error sending request
-/// for url (...)") names the URL, the causes say what went wrong.
-fn chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hopcheck::targets::spec::TargetSpec;
 
-/// Bytes as UTF-8 when they are, else each byte as the character of the
-/// same number (Latin-1), so that no byte is lost or replaced.
-fn text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
-    }
-}
-
-fn driver_fault(step: Option<usize>, message: String) -> TargetError {
-    TargetError::Driver {
-        step,
-        message,
-        stderr: String::new(),
+    /// The driver's answers carry `Target::unsupported`, `hopcheck` reads
+    /// target.toml: the two must say the same.
+    #[test]
+    fn target_toml_declares_what_the_target_lacks() {
+        let spec = TargetSpec::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("target.toml loads");
+        let target = Reqwest::new();
+        assert_eq!(spec.name, target.name());
+        assert_eq!(spec.unsupported, target.unsupported());
     }
 }

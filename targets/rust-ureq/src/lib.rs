@@ -8,8 +8,10 @@
 //! `ureq-driver` binary and `cargo test -p hopcheck-target-ureq` through the
 //! conformance API.
 
+#[path = "../../rust-common/support.rs"]
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
-use std::error::Error as _;
 use std::io::Cursor;
 use std::time::Duration;
 
@@ -19,8 +21,10 @@ use ureq::http::request::Builder;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::{Agent, AsSendBody, Body, Proxy, ResponseExt, SendBody};
 
+use support::{error_chain, header_text, target_fault};
+
 /// The ureq version compiled in, read from the workspace's `Cargo.lock` at
-/// build time (see `build.rs`).
+/// build time (see `targets/rust-common/build.rs`).
 pub const UREQ_VERSION: &str = env!("HOPCHECK_CLIENT_VERSION");
 
 /// The time limit of a plan run with [`Target::run`], which carries none.
@@ -73,7 +77,7 @@ impl Target for Ureq {
             let work = tokio::task::spawn_blocking(move || run_plan(&plan, deadline));
             match tokio::time::timeout(limit, work).await {
                 Ok(Ok(answer)) => answer,
-                Ok(Err(join)) => Err(driver_fault(
+                Ok(Err(join)) => Err(target_fault(
                     None,
                     format!("the plan's thread ended abnormally: {join}"),
                 )),
@@ -90,7 +94,7 @@ fn run_plan(plan: &Plan, deadline: Duration) -> Result<TargetRun, TargetError> {
     let ca = std::fs::read(&plan.ca_file)
         .map_err(|e| format!("cannot read the CA file {}: {e}", plan.ca_file.display()))
         .and_then(|pem| Certificate::from_pem(&pem).map_err(|e| format!("the CA file is not a PEM certificate: {e}")))
-        .map_err(|message| driver_fault(None, message))?;
+        .map_err(|message| target_fault(None, message))?;
     let mut agents = Agents {
         plan,
         roots: RootCerts::new_with_certs(&[ca]),
@@ -104,7 +108,7 @@ fn run_plan(plan: &Plan, deadline: Duration) -> Result<TargetRun, TargetError> {
         }
         let agent = agents
             .for_step(step)
-            .map_err(|message| driver_fault(Some(index + 1), message))?;
+            .map_err(|message| target_fault(Some(index + 1), message))?;
         steps.push(send(agent, step));
     }
     Ok(TargetRun {
@@ -188,7 +192,7 @@ fn call(agent: &Agent, request: Builder, body: impl AsSendBody) -> StepResult {
     match response {
         Ok(response) => read(response),
         Err(error) => StepResult {
-            error: Some(chain(&error)),
+            error: Some(error_chain(&error)),
             ..StepResult::default()
         },
     }
@@ -201,46 +205,29 @@ fn read(mut response: ureq::http::Response<Body>) -> StepResult {
         headers: response
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), text(value.as_bytes())))
+            .map(|(name, value)| (name.as_str().to_owned(), header_text(value.as_bytes())))
             .collect(),
         ..StepResult::default()
     };
     match response.body_mut().read_to_vec() {
         Ok(body) => result.body = body,
-        Err(error) => result.error = Some(chain(&error)),
+        Err(error) => result.error = Some(error_chain(&error)),
     }
     result
 }
 
-/// The error with its causes.
-fn chain(error: &ureq::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // ureq's Display already quotes its inner error.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hopcheck::targets::spec::TargetSpec;
 
-/// Bytes as UTF-8 when they are, else each byte as the character of the
-/// same number (Latin-1), so that no byte is lost or replaced.
-fn text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
-    }
-}
-
-fn driver_fault(step: Option<usize>, message: String) -> TargetError {
-    TargetError::Driver {
-        step,
-        message,
-        stderr: String::new(),
+    /// The driver's answers carry `Target::unsupported`, `hopcheck` reads
+    /// target.toml: the two must say the same.
+    #[test]
+    fn target_toml_declares_what_the_target_lacks() {
+        let spec = TargetSpec::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("target.toml loads");
+        let target = Ureq::new();
+        assert_eq!(spec.name, target.name());
+        assert_eq!(spec.unsupported, target.unsupported());
     }
 }

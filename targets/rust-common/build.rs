@@ -2,7 +2,7 @@
 //! workspace's `Cargo.lock`, so `--version` and the report name the version
 //! compiled in, not the requirement in Cargo.toml. The client is the package
 //! name without `hopcheck-target-` (`hopcheck-target-reqwest` → `reqwest`);
-//! `rust-ureq` builds with this same script.
+//! both Rust targets build with this script (`build = "../rust-common/build.rs"`).
 
 use std::path::Path;
 
