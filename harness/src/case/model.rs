@@ -459,7 +459,7 @@ pub enum Grade {
 }
 
 /// Which spec family judges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// RFC 9110 / 9112, RFC 3986, RFC 6797.
