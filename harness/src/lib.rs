@@ -10,8 +10,10 @@
 //! verdicts).
 //!
 //! The `hopcheck` command line is a crate of its own (`hopcheck-cli`, in
-//! `cli/`) that only wires these: this library depends on no command-line
-//! crate (clap, indicatif) and never prints.
+//! `cli/`) that only wires these: this library never prints, and without
+//! its default feature `conformance` (the libtest API, whose libtest-mimic
+//! parses arguments with clap) it depends on no command-line crate (clap,
+//! indicatif).
 //!
 //! ## Running the suite against your own client
 //!
