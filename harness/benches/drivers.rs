@@ -14,15 +14,16 @@
 //! that the target supports, so every area is in it). A target not installed
 //! is skipped with its reason.
 
-use std::path::Path;
+mod common;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hopcheck::case::{self, Case, Catalogue, Profile};
+use common::{median, ms};
+use hopcheck::case::{Case, Catalogue, Profile};
 use hopcheck::runner::{RunConfig, Runner};
 use hopcheck::targets::driver::DriverTarget;
-use hopcheck::targets::resolve::resolve;
 use hopcheck::targets::spec::TargetSpec;
 use hopcheck::targets::Target;
 use hopcheck::verdict::VerdictKind;
@@ -31,19 +32,11 @@ use hopcheck::verdict::VerdictKind;
 const COMPARED: &str = "python-requests";
 
 fn main() -> ExitCode {
-    let sample_size: usize = std::env::var("HOPCHECK_BENCH_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60)
-        .max(1);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let targets_root = root.join("targets");
-    let suite = case::load_suite(&root.join("suites")).expect("the suite loads");
+    let sample_size = common::count_from_env("HOPCHECK_BENCH_CASES", 60);
+    let targets_root = common::root().join("targets");
+    let suite = common::suite();
     let catalogue = Arc::new(suite.catalogue.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let rt = common::runtime();
     let runner = Arc::new(Runner::new(RunConfig::default()).expect("runner"));
 
     let mut errors = 0;
@@ -78,19 +71,9 @@ fn main() -> ExitCode {
     let mut names = vec!["reference".to_owned()];
     names.extend(TargetSpec::available(&targets_root));
     for name in names {
-        let resolved = match resolve(&name, &targets_root) {
-            Ok(resolved) => resolved,
-            Err(e) => {
-                println!("{name}: {e}");
-                errors += 1;
-                continue;
-            }
-        };
-        if let Some(reason) = &resolved.skip {
-            println!("{name}: skipped: {reason}");
+        let Some(target) = common::installed_target(&name, &mut errors) else {
             continue;
-        }
-        let target: Arc<dyn Target> = resolved.target.clone();
+        };
         let started = Instant::now();
         let results = rt.block_on(runner.run_all(
             target.clone(),
@@ -114,12 +97,7 @@ fn main() -> ExitCode {
             }
         );
     }
-    if errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        println!("{errors} cases ended in `error`");
-        ExitCode::from(1)
-    }
+    common::exit_code(errors)
 }
 
 /// Every n-th case of the suite that `target` supports, `size` of them.
@@ -154,13 +132,4 @@ fn one_at_a_time(
         }
     }
     (times, errors)
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times.get(times.len() / 2).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -9,6 +9,8 @@
 //!
 //! `cargo bench -p hopcheck --bench load`; `HOPCHECK_LOAD_CASES` (default 1000).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,30 +18,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hopcheck::case::{self, Case, Profile};
+use hopcheck::case::{Case, Profile};
 use hopcheck::runner::{descriptors, RunConfig, Runner};
-use hopcheck::targets::resolve::resolve;
-use hopcheck::targets::Target;
 use hopcheck::verdict::VerdictKind;
 
 /// A fresh machine's soft limit on open files.
 const FRESH_SOFT_LIMIT: u64 = 1024;
 
 fn main() -> ExitCode {
-    let count: usize = std::env::var("HOPCHECK_LOAD_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
-        .max(1);
+    let count = common::count_from_env("HOPCHECK_LOAD_CASES", 1000);
     let soft = lower_soft_limit(FRESH_SOFT_LIMIT);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let suite = case::load_suite(&root.join("suites")).expect("the suite loads");
+    let suite = common::suite();
     let cases: Vec<Case> = suite.cases.iter().cycle().take(count).cloned().collect();
     let catalogue = Arc::new(suite.catalogue.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let rt = common::runtime();
     let config = RunConfig {
         parallelism: count,
         ..RunConfig::default()
@@ -56,19 +48,9 @@ fn main() -> ExitCode {
 
     let mut errors = 0;
     for name in ["reference", "curl"] {
-        let resolved = match resolve(name, &root.join("targets")) {
-            Ok(resolved) => resolved,
-            Err(e) => {
-                println!("{name}: cannot resolve: {e}");
-                errors += 1;
-                continue;
-            }
-        };
-        if let Some(reason) = &resolved.skip {
-            println!("{name}: skipped: {reason}");
+        let Some(target) = common::installed_target(name, &mut errors) else {
             continue;
-        }
-        let target: Arc<dyn Target> = resolved.target.clone();
+        };
         let peaks = Peaks::watch();
         let started = Instant::now();
         let results = rt.block_on(runner.run_all(target, &cases, catalogue.clone(), Profile::Rfc9110, |_| {}));
@@ -101,12 +83,7 @@ fn main() -> ExitCode {
             println!("{line}");
         }
     }
-    if errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        println!("{errors} cases ended in `error`");
-        ExitCode::from(1)
-    }
+    common::exit_code(errors)
 }
 
 /// Set the soft open-file limit to `limit` (or the hard limit, if lower);

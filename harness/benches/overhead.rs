@@ -6,12 +6,15 @@
 //!
 //! `cargo bench -p hopcheck [-- FILTER...]`; `HOPCHECK_BENCH_REPEAT` (default 5).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hopcheck::case::{self, Case, CertKind, Profile};
+use common::{median, ms};
+use hopcheck::case::{Case, CertKind, Profile};
 use hopcheck::origin::{Hop, TestCa};
 use hopcheck::runner::{RunConfig, Runner};
 use hopcheck::targets::reference::ReferenceAgent;
@@ -23,13 +26,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let repeat: usize = std::env::var("HOPCHECK_BENCH_REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
-        .max(1);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites");
-    let suite = case::load_suite(&root).expect("the suite loads");
+    let repeat = common::count_from_env("HOPCHECK_BENCH_REPEAT", 5);
+    let suite = common::suite();
     let cases: Vec<Case> = suite
         .cases
         .iter()
@@ -37,10 +35,7 @@ fn main() {
         .cloned()
         .collect();
     let catalogue = Arc::new(suite.catalogue.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let rt = common::runtime();
     let runner = Arc::new(Runner::new(RunConfig::default()).expect("runner"));
     let ca = Arc::new(TestCa::new().expect("test CA"));
     let reference = ReferenceAgent::new();
@@ -123,16 +118,6 @@ fn main() {
         cases.len() - busy.len(),
         busy_wall.as_secs_f64()
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(samples: impl Iterator<Item = Duration>) -> Duration {
-    let mut v: Vec<Duration> = samples.collect();
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// The same hops with nothing but hyper: a server answering the i-th request

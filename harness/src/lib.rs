@@ -2,12 +2,18 @@
 //! apply HSTS.
 //!
 //! Data flows one way: [`case`] (load and validate case files) → [`origin`]
-//! (scripted servers, routing, TLS, recording) → [`target`] (drive a client)
+//! (scripted servers, routing, TLS, recording) → [`targets`] (drive a client)
 //! → [`runner`] (schedule, time out, collect) → [`verdict`] (judge) →
-//! [`report`] (JSON and friends). The `hopcheck` binary only wires these.
-//! Beside them: [`mutation`] (the reference with one rule broken, per case),
-//! [`properties`] (generated cases, shrunk to a case file on failure) and
-//! [`trace`] (requirements → cases → verdicts).
+//! [`report`] (JSON and friends). Beside them: [`mutation`] (the reference
+//! with one rule broken, per case), [`properties`] (generated cases, shrunk
+//! to a case file on failure) and [`trace`] (requirements → cases →
+//! verdicts).
+//!
+//! The `hopcheck` command line is a crate of its own (`hopcheck-cli`, in
+//! `cli/`) that only wires these: this library never prints, and without
+//! its default feature `conformance` (the libtest API, whose libtest-mimic
+//! parses arguments with clap) it depends on no command-line crate (clap,
+//! indicatif).
 //!
 //! ## Running the suite against your own client
 //!

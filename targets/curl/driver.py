@@ -3,27 +3,27 @@
 curl's documentation tells users to for each method, and reports what curl
 got.
 
-Protocol: one JSON plan per line on stdin, one JSON answer per line on stdout
-(see harness/src/targets/mod.rs: Plan in, answer out; bodies in base64).
-Each answer echoes the plan's `id`; the plan's `timeout_ms` (the case's time
-limit) bounds each curl run. Scratch files live in the plan's `state_dir`,
-which the harness removes, so a killed driver leaves nothing behind.
-A step's `error` is curl reporting a transfer error (a non-zero exit): the
-case judges it. A fault of this driver (a Python exception, curl output it
-cannot read, a step it cannot express) is the step's `driver_error`, or the
-answer's top-level `driver_error` when the plan itself cannot be handled;
-the harness makes those cases `error`, never curl's `fail`. Python standard
-library only; the command lines run are logged to stderr.
+The protocol (plan lines in, answer lines out, step `error` versus
+`driver_error`) is in ../python-common/driver_protocol.py, and what the
+drivers of command-line clients share (the scratch folder in the plan's
+`state_dir`, the logged command line, the run bounded by the case's time
+limit) in ../python-common/cli_driver.py; both are shared with the other
+Python drivers. A step's `error` is curl reporting a transfer error (a
+non-zero exit): the case judges it. A fault of this driver (a Python
+exception, curl output it cannot read, a step it cannot express) is the
+step's `driver_error`, never curl's `fail`. Python standard library only.
 """
 
-import base64
 import json
 import os
-import shlex
-import subprocess
 import sys
 import time
 import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
+from cli_driver import CommandLineRuns, read, url_text
+from driver_protocol import ClientError, DriverFault, log, serve, text
 
 CURL = "curl"
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -38,10 +38,6 @@ WRITE_OUT = "%{json}\\n%{url_effective}"
 # alter the way curl behaves"); no body follows a HEAD response, so curl
 # waits. The wait is bounded like a user's script would bound it.
 HEAD_MAX_TIME_S = "5"
-
-
-class DriverFault(Exception):
-    """Something this driver cannot do or read: the step's `driver_error`."""
 
 
 def curl_environment(state_dir):
@@ -104,25 +100,6 @@ def header_arguments(headers):
     return args
 
 
-def text(raw):
-    """Bytes as text without guessing an encoding: UTF-8 when they are UTF-8,
-    else each byte as the character of the same number (Latin-1), so no byte
-    is lost or replaced."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def url_text(raw):
-    """A URL curl wrote as raw bytes: UTF-8 when it is, else the bytes that
-    are not percent-encoded (a URL is ASCII on the wire)."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return urllib.parse.quote(raw, safe=bytes(range(0x21, 0x7F)))
-
-
 def last_header_block(raw):
     """The fields of the last response in a -D dump (one block per hop)."""
     blocks, current = [], None
@@ -152,120 +129,54 @@ def read_write_out(stdout):
     return summary, url
 
 
-def remaining_seconds(deadline):
-    """What is left of the case's time limit, for curl's --max-time."""
-    return max(deadline - time.monotonic(), 0.001)
+class CurlRuns(CommandLineRuns):
+    """curl's runs for one plan: its HSTS cache in the plan's state folder,
+    preloaded before the first step."""
 
+    def __init__(self, plan):
+        super().__init__(CURL, plan, curl_environment(plan.state_dir))
+        self.hsts_file = os.path.join(plan.state_dir, "hsts.txt")
+        write_preload(self.hsts_file, plan.preload)
+        self.header_file = os.path.join(self.scratch, "response-headers")
 
-def run_step(plan, step, hsts_file, env, scratch, deadline):
-    body = base64.b64decode(step["body"])
-    if step.get("streamed"):
-        raise DriverFault("curl has no streamed (non-replayable) request body; the target declares `streamed-body` unsupported")
-    body_file = os.path.join(scratch, "request-body")
-    header_file = os.path.join(scratch, "response-headers")
-    output_file = os.path.join(scratch, "response-body")
-    with open(body_file, "wb") as f:
-        f.write(body)
-    for stale in (header_file, output_file):
-        if os.path.exists(stale):
-            os.remove(stale)
+    def run_step(self, plan, step):
+        if step.streamed:
+            raise DriverFault("curl has no streamed (non-replayable) request body; the target declares `streamed-body` unsupported")
+        self.prepare(step, self.header_file)
 
-    args = [CURL, "-q", "--no-progress-meter", "--connect-to", "::" + plan["connect_to"], "--cacert", plan["ca_file"]]
-    args += ["--hsts", hsts_file]
-    if step.get("follow"):
-        args.append("-L")
-    if step.get("insecure"):
-        args.append("-k")
-    args += header_arguments(step["headers"])
-    args += method_arguments(step["method"], body, body_file, step["url"])
-    args += ["-D", header_file, "-o", output_file, "-w", WRITE_OUT, step["url"]]
+        args = [CURL, "-q", "--no-progress-meter", "--connect-to", "::" + plan.connect_to, "--cacert", plan.ca_file]
+        args += ["--hsts", self.hsts_file]
+        if step.follow:
+            args.append("-L")
+        if step.insecure:
+            args.append("-k")
+        args += header_arguments(step.headers)
+        args += method_arguments(step.method, step.body, self.body_file, step.url)
+        args += ["-D", self.header_file, "-o", self.output_file, "-w", WRITE_OUT, step.url]
 
-    delay = step.get("delay_ms", 0)
-    if delay:
-        time.sleep(delay / 1000)
-    log("$ " + shlex.join(args))
-    # The harness kills this driver at the case's time limit; a curl still
-    # running then would only be killed with it, so it gets the same limit.
-    timeout = remaining_seconds(deadline)
-    try:
-        done = subprocess.run(args, env=env, cwd=scratch, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise DriverFault(f"curl was still running at the case's time limit ({plan.get('timeout_ms')} ms)") from None
-    stderr = text(done.stderr).strip()
-    if stderr:
-        log(stderr)
-    if done.returncode != 0:
-        # curl reports a transfer error: the client's own answer, judged.
-        message = stderr
-        if not message:
-            try:
-                message, _ = read_write_out(done.stdout)
-                message = message.get("errormsg") or ""
-            except DriverFault:
-                message = ""
-        return {"error": f"curl exit {done.returncode}: {message}".strip()}
+        # curl gets what is left of the case's time limit.
+        done = self.run(args, timeout=max(plan.deadline - time.monotonic(), 0.001))
+        stderr = text(done.stderr).strip()
+        if stderr:
+            log(stderr)
+        if done.returncode != 0:
+            # curl reports a transfer error: the client's own answer, judged.
+            message = stderr
+            if not message:
+                try:
+                    message, _ = read_write_out(done.stdout)
+                    message = message.get("errormsg") or ""
+                except DriverFault:
+                    message = ""
+            raise ClientError(f"curl exit {done.returncode}: {message}".strip())
 
-    summary, url = read_write_out(done.stdout)
-    code = summary.get("http_code")
-    if not isinstance(code, int):
-        raise DriverFault(f"curl's %{{json}} has no numeric http_code: {summary.get('http_code')!r}")
-    result = {"status": code, "url": url_text(url)}
-    result["headers"] = last_header_block(read(header_file))
-    # With -I the "body" curl writes is the header dump: HEAD has no body.
-    content = b"" if step["method"] == "HEAD" else read(output_file)
-    result["body"] = base64.b64encode(content).decode("ascii")
-    return result
-
-
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
-def answer(plan):
-    deadline = time.monotonic() + plan.get("timeout_ms", 30_000) / 1000
-    state_dir = plan["state_dir"]
-    hsts_file = os.path.join(state_dir, "hsts.txt")
-    write_preload(hsts_file, plan.get("preload", []))
-    env = curl_environment(state_dir)
-    results = []
-    scratch = os.path.join(state_dir, "curl-scratch")
-    os.makedirs(scratch, exist_ok=True)
-    for step in plan["steps"]:
-        try:
-            results.append(run_step(plan, step, hsts_file, env, scratch, deadline))
-        except DriverFault as e:
-            results.append({"driver_error": str(e)})
-        except Exception as e:  # a bug of this driver, never curl's answer
-            results.append({"driver_error": f"{type(e).__name__}: {e}"})
-    return {"id": plan["id"], "steps": results, "unsupported": []}
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def plan_id(line):
-    """The plan's id, if the line is readable enough to have one."""
-    try:
-        return json.loads(line).get("id")
-    except Exception:
-        return None
-
-
-def main():
-    for line in sys.stdin:
-        try:
-            reply = answer(json.loads(line))
-        except Exception as e:
-            log(f"driver error: cannot handle the plan line: {type(e).__name__}: {e}")
-            reply = {"id": plan_id(line), "driver_error": f"cannot handle the plan: {type(e).__name__}: {e}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        summary, url = read_write_out(done.stdout)
+        code = summary.get("http_code")
+        if not isinstance(code, int):
+            raise DriverFault(f"curl's %{{json}} has no numeric http_code: {summary.get('http_code')!r}")
+        # With -I the "body" curl writes is the header dump: HEAD has no body.
+        return self.response(step, code, url_text(url), last_header_block(read(self.header_file)))
 
 
 if __name__ == "__main__":
-    main()
+    serve(CurlRuns)

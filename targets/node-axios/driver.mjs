@@ -9,12 +9,10 @@
 // SNI and the certificate check keep the URL's host; `proxy: false` keeps
 // axios from reading proxy settings from the environment.
 //
-// Protocol: one JSON plan per line on stdin, one JSON answer per line on
-// stdout (see harness/src/targets/mod.rs; bodies in base64). Plans are
-// handled one at a time. Each answer echoes the plan's `id`; the plan's
-// `timeout_ms` (the case's time limit) bounds the plan: the request is
-// aborted a little before it, and a step still running then is a
-// `driver_error`.
+// Protocol: ../node-common/driver_protocol.mjs reads the plans, keeps each
+// plan's deadline (axios is aborted a little before it, and a step still
+// running then is a `driver_error`) and writes the answers; this file is
+// axios's part of it.
 //
 // Each plan gets new agents (so no connection or TLS session is reused
 // between plans) that trust only the plan's CA file; they are destroyed
@@ -33,9 +31,9 @@ import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import { createRequire } from 'node:module'
-import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import tls from 'node:tls'
+import { causes, listener, log, removeProxySettings, serve } from '../node-common/driver_protocol.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -48,29 +46,9 @@ if (process.argv[2] === '--version') {
 
 // Proxy settings in the environment are removed before axios is loaded:
 // `proxy: false` already makes axios ignore them, and nothing else may read them.
-for (const name of Object.keys(process.env)) {
-  if (['http_proxy', 'https_proxy', 'all_proxy', 'no_proxy'].includes(name.toLowerCase())) {
-    delete process.env[name]
-  }
-}
+removeProxySettings()
 
 const { default: axios } = await import('axios')
-
-/** A fault of this driver, reported as the step's `driver_error`. */
-class DriverFault extends Error {}
-
-/** How long before the case's time limit the request is stopped, so the
- * answer still arrives in time: a tenth of the limit, at most one second. */
-function margin (timeoutMs) {
-  return Math.min(1000, Math.floor(timeoutMs / 10))
-}
-
-/** `127.0.0.1:PORT` (or `[::1]:PORT`) as the address and port to dial. */
-function listener (connectTo) {
-  const match = /^\[?([^\]]+)\]?:(\d+)$/.exec(connectTo)
-  if (!match) throw new DriverFault(`connect_to is not ADDRESS:PORT: ${connectTo}`)
-  return [match[1], Number(match[2])]
-}
 
 /** The options of Node's own global agents (`http.globalAgent` since Node
  * 19: keep-alive, LIFO scheduling, idle sockets closed after 5 s), which an
@@ -129,7 +107,7 @@ function agentsFor (plan) {
   let insecure = null
   return {
     for: (step) => step.insecure ? (insecure ??= make(true)) : secure,
-    destroy: () => {
+    close: () => {
       for (const pair of made) {
         pair.httpAgent.destroy()
         pair.httpsAgent.destroy()
@@ -172,7 +150,7 @@ function requestBody (step) {
  * a cause that reads the same as the line before it is left out. */
 function describe (error) {
   const parts = []
-  for (let e = error, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+  for (const e of causes(error)) {
     let part
     if (e instanceof Error) {
       const code = e.code && !e.name.includes(e.code) ? ` [${e.code}]` : ''
@@ -183,10 +161,6 @@ function describe (error) {
     if (part !== parts.at(-1)) parts.push(part)
   }
   return parts.join(': ')
-}
-
-function sleep (ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** The response's fields as axios shows them (Node's `res.headers`:
@@ -200,9 +174,7 @@ function responseHeaders (headers) {
   return list
 }
 
-async function runStep (step, agents, signal, timedOut) {
-  if (step.delay_ms) await sleep(step.delay_ms)
-  if (timedOut()) throw new DriverFault('the case\'s time limit was spent before the step started')
+async function runStep (step, agents, call) {
   const config = {
     method: step.method,
     url: step.url,
@@ -211,7 +183,7 @@ async function runStep (step, agents, signal, timedOut) {
     validateStatus: () => true,
     responseType: 'arraybuffer',
     proxy: false,
-    signal,
+    signal: call.signal,
     ...agents.for(step)
   }
   const data = requestBody(step)
@@ -224,11 +196,7 @@ async function runStep (step, agents, signal, timedOut) {
   try {
     response = await axios.request(config)
   } catch (error) {
-    if (timedOut()) {
-      throw new DriverFault(`axios was still running at the case's time limit: ${describe(error)}`)
-    }
-    log(`rejected: ${describe(error)}`)
-    return { error: describe(error) }
+    return call.rejected(error)
   }
   // The final URL as axios users read it: follow-redirects' `responseUrl`
   // on the last response; without follow-redirects, the URL requested.
@@ -242,58 +210,4 @@ async function runStep (step, agents, signal, timedOut) {
   }
 }
 
-async function answer (plan) {
-  const started = performance.now()
-  const timeoutMs = plan.timeout_ms ?? 30000
-  const controller = new AbortController()
-  let expired = false
-  const timer = setTimeout(() => {
-    expired = true
-    controller.abort(new Error(`the driver stopped axios ${margin(timeoutMs)} ms before the case's time limit of ${timeoutMs} ms`))
-  }, Math.max(timeoutMs - margin(timeoutMs), 1))
-  const agents = agentsFor(plan)
-  const steps = []
-  try {
-    for (const step of plan.steps) {
-      try {
-        steps.push(await runStep(step, agents, controller.signal, () => expired))
-      } catch (error) {
-        const message = error instanceof DriverFault ? error.message : `${describe(error)}\n${error?.stack ?? ''}`
-        steps.push({ driver_error: message })
-      }
-    }
-  } finally {
-    clearTimeout(timer)
-    // No connection outlives its plan.
-    agents.destroy()
-  }
-  const unsupported = plan.preload?.length ? ['hsts-preload'] : []
-  log(`plan ${plan.id} answered in ${Math.round(performance.now() - started)} ms`)
-  return { id: plan.id, steps, unsupported }
-}
-
-function log (message) {
-  process.stderr.write(message + '\n')
-}
-
-function planId (line) {
-  try {
-    return JSON.parse(line).id ?? null
-  } catch {
-    return null
-  }
-}
-
-process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${describe(reason)}`))
-
-for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-  if (!line.trim()) continue
-  let reply
-  try {
-    reply = await answer(JSON.parse(line))
-  } catch (error) {
-    log(`driver error: cannot handle the plan line: ${describe(error)}`)
-    reply = { id: planId(line), driver_error: `cannot handle the plan: ${describe(error)}` }
-  }
-  process.stdout.write(JSON.stringify(reply) + '\n')
-}
+await serve({ client: 'axios', describe, openPlan: agentsFor, runStep })

@@ -9,11 +9,10 @@
 // fetch takes another path: every request is tunnelled through CONNECT, and
 // a caller-set Proxy-Authorization makes the request fail before it is sent.
 //
-// Protocol: one JSON plan per line on stdin, one JSON answer per line on
-// stdout (see harness/src/targets/mod.rs; bodies in base64). Plans are
-// handled one at a time. Each answer echoes the plan's `id`; the plan's
-// `timeout_ms` (the case's time limit) bounds the plan: fetch is aborted a
-// little before it, and a step still running then is a `driver_error`.
+// Protocol: ../node-common/driver_protocol.mjs reads the plans, keeps each
+// plan's deadline (fetch is aborted a little before it, and a step still
+// running then is a `driver_error`) and writes the answers; this file is
+// fetch's part of it.
 //
 // Each plan gets new dispatchers (so no connection is reused between plans)
 // that trust only the plan's CA file; they are destroyed when the plan ends.
@@ -30,7 +29,7 @@
 
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createInterface } from 'node:readline'
+import { causes, listener, log, removeProxySettings, serve } from '../node-common/driver_protocol.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -40,24 +39,11 @@ if (process.argv[2] === '--version') {
   process.exit(0)
 }
 
-const { Agent, buildConnector, fetch, setGlobalDispatcher } = await import('undici')
-
 // The dispatcher below uses no proxy; proxy settings in the environment are
 // removed all the same, so nothing this process starts or loads reads them.
-for (const name of Object.keys(process.env)) {
-  if (['http_proxy', 'https_proxy', 'all_proxy', 'no_proxy'].includes(name.toLowerCase())) {
-    delete process.env[name]
-  }
-}
+removeProxySettings()
 
-/** A fault of this driver, reported as the step's `driver_error`. */
-class DriverFault extends Error {}
-
-/** How long before the case's time limit fetch is stopped, so the answer
- * still arrives in time: a tenth of the limit, at most one second. */
-function margin (timeoutMs) {
-  return Math.min(1000, Math.floor(timeoutMs / 10))
-}
+const { Agent, buildConnector, fetch, setGlobalDispatcher } = await import('undici')
 
 /** The dispatcher a plain `fetch(url)` uses, an undici Agent (undici's
  * default global dispatcher is `new Agent()`), told to dial the plan's
@@ -72,13 +58,6 @@ function dispatcherFor (plan, ca, insecure) {
   return new Agent({
     connect: (options, callback) => connector({ ...options, hostname: address, port }, callback)
   })
-}
-
-/** `127.0.0.1:PORT` (or `[::1]:PORT`) as the address and port to dial. */
-function listener (connectTo) {
-  const match = /^\[?([^\]]+)\]?:(\d+)$/.exec(connectTo)
-  if (!match) throw new DriverFault(`connect_to is not ADDRESS:PORT: ${connectTo}`)
-  return [match[1], Number(match[2])]
 }
 
 /** A request body fetch can send again after a 307/308 (bytes), or one it
@@ -100,7 +79,7 @@ function requestBody (step) {
  * nothing): `TypeError: fetch failed: Error [ECONNREFUSED]: connect ...`. */
 function describe (error) {
   const parts = []
-  for (let e = error, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+  for (const e of causes(error)) {
     if (e instanceof Error) {
       const code = e.code ? ` [${e.code}]` : ''
       // Fetch's network errors often carry no message: say so, not ": ".
@@ -112,18 +91,12 @@ function describe (error) {
   return parts.join(': ')
 }
 
-function sleep (ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-async function runStep (step, dispatchers, signal, timedOut) {
-  if (step.delay_ms) await sleep(step.delay_ms)
-  if (timedOut()) throw new DriverFault('the case\'s time limit was spent before the step started')
+async function runStep (step, dispatchers, call) {
   const init = {
     method: step.method,
     headers: step.headers,
     redirect: step.follow ? 'follow' : 'manual',
-    signal
+    signal: call.signal
   }
   const body = requestBody(step)
   if (body !== undefined) init.body = body
@@ -137,11 +110,7 @@ async function runStep (step, dispatchers, signal, timedOut) {
     response = await fetch(step.url, init)
     content = Buffer.from(await response.arrayBuffer())
   } catch (error) {
-    if (timedOut()) {
-      throw new DriverFault(`fetch was still running at the case's time limit: ${describe(error)}`)
-    }
-    log(`rejected: ${describe(error)}`)
-    return { error: describe(error) }
+    return call.rejected(error)
   }
   log(`${response.status} ${response.url}`)
   // Headers iterates names lowercased, sorted, values of one name joined
@@ -155,64 +124,18 @@ async function runStep (step, dispatchers, signal, timedOut) {
   }
 }
 
-async function answer (plan) {
-  const started = performance.now()
-  const timeoutMs = plan.timeout_ms ?? 30000
-  const controller = new AbortController()
-  let expired = false
-  const timer = setTimeout(() => {
-    expired = true
-    controller.abort(new Error(`the driver stopped fetch ${margin(timeoutMs)} ms before the case's time limit of ${timeoutMs} ms`))
-  }, Math.max(timeoutMs - margin(timeoutMs), 1))
+/** The plan's dispatchers: its secure one installed as the global
+ * dispatcher, the insecure one made only when a step asks for it; both are
+ * destroyed when the plan ends. */
+function dispatchersFor (plan) {
   const ca = readFileSync(plan.ca_file)
   const secure = dispatcherFor(plan, ca, false)
   let insecure = null
-  const dispatchers = {
-    insecure: () => (insecure ??= dispatcherFor(plan, ca, true))
-  }
   setGlobalDispatcher(secure)
-  const steps = []
-  try {
-    for (const step of plan.steps) {
-      try {
-        steps.push(await runStep(step, dispatchers, controller.signal, () => expired))
-      } catch (error) {
-        const message = error instanceof DriverFault ? error.message : `${describe(error)}\n${error?.stack ?? ''}`
-        steps.push({ driver_error: message })
-      }
-    }
-  } finally {
-    clearTimeout(timer)
-    // No connection outlives its plan.
-    await Promise.all([secure.destroy(), insecure?.destroy()])
-  }
-  const unsupported = plan.preload?.length ? ['hsts-preload'] : []
-  log(`plan ${plan.id} answered in ${Math.round(performance.now() - started)} ms`)
-  return { id: plan.id, steps, unsupported }
-}
-
-function log (message) {
-  process.stderr.write(message + '\n')
-}
-
-function planId (line) {
-  try {
-    return JSON.parse(line).id ?? null
-  } catch {
-    return null
+  return {
+    insecure: () => (insecure ??= dispatcherFor(plan, ca, true)),
+    close: () => Promise.all([secure.destroy(), insecure?.destroy()])
   }
 }
 
-process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${describe(reason)}`))
-
-for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-  if (!line.trim()) continue
-  let reply
-  try {
-    reply = await answer(JSON.parse(line))
-  } catch (error) {
-    log(`driver error: cannot handle the plan line: ${describe(error)}`)
-    reply = { id: planId(line), driver_error: `cannot handle the plan: ${describe(error)}` }
-  }
-  process.stdout.write(JSON.stringify(reply) + '\n')
-}
+await serve({ client: 'fetch', describe, openPlan: dispatchersFor, runStep })

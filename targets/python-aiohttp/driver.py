@@ -66,7 +66,7 @@ class AiohttpClient:
         try:
             return LOOP.run_until_complete(asyncio.wait_for(self.request(step, timeout), timeout + 0.5))
         except CLIENT_ERRORS as e:
-            raise ClientError(f"{type(e).__module__}.{type(e).__name__}: {e}") from None
+            raise ClientError.raised(e) from None
 
     async def request(self, step, timeout):
         data = streamed(step.body) if step.streamed else (step.body or None)

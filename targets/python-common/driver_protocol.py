@@ -43,6 +43,12 @@ class DriverFault(Exception):
 class ClientError(Exception):
     """The client reported a failed transfer: the step's `error`."""
 
+    @classmethod
+    def raised(cls, exception):
+        """The exception a client raised, named as its users see it: the
+        module and type, then its message (`requests.exceptions.TooManyRedirects: ...`)."""
+        return cls(f"{type(exception).__module__}.{type(exception).__name__}: {exception}")
+
 
 class Plan:
     """One plan line, with the deadline its `timeout_ms` sets."""

@@ -88,7 +88,7 @@ class HttpxClient:
             # decoded as a user sees it (gzip, deflate).
             body = reply.content
         except CLIENT_ERRORS as e:
-            raise ClientError(f"{type(e).__module__}.{type(e).__name__}: {e}") from None
+            raise ClientError.raised(e) from None
         # Cookies the server set land in the client's jar; keep them for the
         # plan's other client.
         self.cookies.update(client.cookies)

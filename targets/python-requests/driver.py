@@ -77,7 +77,7 @@ class RequestsClient:
             # `content` here decodes it as a user sees it.
             body = reply.content
         except CLIENT_ERRORS as e:
-            raise ClientError(f"{type(e).__module__}.{type(e).__name__}: {e}") from None
+            raise ClientError.raised(e) from None
         return response(reply.status_code, reply.url, response_headers(reply), body)
 
     def close(self):

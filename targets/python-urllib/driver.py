@@ -96,7 +96,7 @@ class UrllibClient:
                 url = reply.geturl()
                 headers = [(header_text(name), header_text(value)) for name, value in reply.headers.items()]
         except CLIENT_ERRORS as e:
-            raise ClientError(f"{type(e).__module__}.{type(e).__name__}: {e}") from None
+            raise ClientError.raised(e) from None
         return response(status, url, headers, body)
 
     def close(self):

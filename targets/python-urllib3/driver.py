@@ -139,7 +139,7 @@ class Urllib3Client:
             # as urllib3 hands it to users (gzip, deflate... decoded).
             data = reply.data
         except CLIENT_ERRORS as e:
-            raise ClientError(f"{type(e).__module__}.{type(e).__name__}: {e}") from None
+            raise ClientError.raised(e) from None
         headers = [(header_text(name), header_text(value)) for name, value in reply.headers.items()]
         return response(reply.status, final_url(step.url, reply), headers, data)
 

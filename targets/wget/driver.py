@@ -2,29 +2,28 @@
 """hopcheck driver for GNU wget: runs the installed wget once per step, the
 way wget's manual tells users to for each method, and reports what wget got.
 
-Protocol: one JSON plan per line on stdin, one JSON answer per line on stdout
-(see harness/src/targets/mod.rs: Plan in, answer out; bodies in base64).
-Each answer echoes the plan's `id`; the plan's `timeout_ms` (the case's time
-limit) bounds each wget run. The HSTS database, the request body and the
-response body live in the plan's `state_dir`, which the harness removes.
+The protocol (plan lines in, answer lines out, step `error` versus
+`driver_error`) is in ../python-common/driver_protocol.py, and what the
+drivers of command-line clients share (the scratch folder in the plan's
+`state_dir`, the logged command line, the run bounded by the case's time
+limit) in ../python-common/cli_driver.py; both are shared with the other
+Python drivers. The HSTS database lives in the plan's `state_dir` too.
 A step's `error` is wget reporting that the transfer failed (a non-zero exit
 without a final response): the case judges it. A fault of this driver (a
 Python exception, wget output it cannot read, a step it cannot express) is
-the step's `driver_error`, or the answer's top-level `driver_error` when the
-plan itself cannot be handled; the harness makes those cases `error`, never
-wget's `fail`. Python standard library only; the command lines run are
-logged to stderr, followed by wget's own log.
+the step's `driver_error`, never wget's `fail`. Python standard library
+only; the command lines run are logged to stderr, followed by wget's own log.
 """
 
-import base64
-import json
 import os
 import re
-import shlex
-import subprocess
 import sys
 import time
-import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
+from cli_driver import CommandLineRuns, read, url_text
+from driver_protocol import ClientError, DriverFault, log, serve, text
 
 WGET = "wget"
 # Every proxy variable wget reads (src/retr.c getproxy, src/init.c), any case;
@@ -55,10 +54,6 @@ COARSE_CLOCK_MARGIN_S = 0.05
 # is still waiting is stopped by its own --timeout before the harness kills
 # this driver.
 MARGIN_S = 2.0
-
-
-class DriverFault(Exception):
-    """Something this driver cannot do or read: the step's `driver_error`."""
 
 
 def wget_environment(state_dir, proxy):
@@ -108,23 +103,6 @@ def header_arguments(headers):
     return [f"--header={name}: {value}" for name, value in headers]
 
 
-def text(raw):
-    """Bytes as text without guessing an encoding: UTF-8 when they are UTF-8,
-    else each byte as the character of the same number (Latin-1)."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def url_text(raw):
-    """A URL wget logged: UTF-8 when it is, else percent-encoded bytes."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return urllib.parse.quote(raw, safe=bytes(range(0x21, 0x7F)))
-
-
 def read_log(log):
     """The URLs wget requested and the response heads it printed (-S), in order."""
     urls, responses = [], []
@@ -154,67 +132,6 @@ def error_message(log):
     lines = [text(line).strip() for line in log.split(b"\n")]
     lines = [line for line in lines if line and not line.startswith("--") and not line.startswith("  ")]
     return " / ".join(lines[-3:])
-
-
-def remaining_seconds(deadline):
-    return deadline - time.monotonic()
-
-
-def run_step(plan, step, hsts_file, env, scratch, deadline):
-    if step.get("streamed"):
-        raise DriverFault("wget has no streamed (non-replayable) request body; the target declares `streamed-body` unsupported")
-    body = base64.b64decode(step["body"])
-    body_file = os.path.join(scratch, "request-body")
-    output_file = os.path.join(scratch, "response-body")
-    with open(body_file, "wb") as f:
-        f.write(body)
-    if os.path.exists(output_file):
-        os.remove(output_file)
-
-    delay = step.get("delay_ms", 0)
-    if delay:
-        time.sleep(delay / 1000)
-    wait_for_a_later_second(hsts_file)
-    budget = remaining_seconds(deadline) - MARGIN_S
-    if budget < 1:
-        raise DriverFault(f"no time left for wget within the case's time limit ({plan.get('timeout_ms')} ms)")
-
-    args = [WGET, "--no-config", "--server-response", "--tries=1", f"--timeout={budget:.1f}"]
-    args += ["--ca-certificate=" + plan["ca_file"], "--hsts-file=" + hsts_file]
-    args += ["--content-on-error", "-O", output_file]
-    if not step.get("follow"):
-        args.append("--max-redirect=0")
-    if step.get("insecure"):
-        args.append("--no-check-certificate")
-    args += header_arguments(step["headers"])
-    args += method_arguments(step["method"], body, body_file)
-    args.append(step["url"])
-
-    log("$ " + shlex.join(args))
-    try:
-        done = subprocess.run(args, env=env, cwd=scratch, stdin=subprocess.DEVNULL, capture_output=True, timeout=budget + MARGIN_S / 2)
-    except subprocess.TimeoutExpired:
-        raise DriverFault(f"wget was still running at the case's time limit ({plan.get('timeout_ms')} ms)") from None
-    wget_log = done.stderr
-    if wget_log.strip():
-        log(text(wget_log).rstrip())
-    log_hsts_database(hsts_file)
-    urls, responses = read_log(wget_log)
-
-    if done.returncode not in (0, EXIT_SERVER_ERROR) or not responses:
-        # wget reports a transfer error: the client's own answer, judged.
-        return {"error": f"wget exit {done.returncode}: {error_message(wget_log)}".strip()}
-    if not urls:
-        raise DriverFault("wget printed a response but no request line with its URL")
-    last = responses[-1]
-    if step.get("follow") and REDIRECTS_EXCEEDED in wget_log:
-        # wget gave up on the chain (src/retr.c retrieve_url: more than
-        # --max-redirect, 20 by default): its error, not a final response.
-        return {"error": f"wget exit {done.returncode}: {error_message(wget_log)}".strip()}
-    result = {"status": last["status"], "url": url_text(urls[-1]), "headers": last["headers"]}
-    content = b"" if step["method"] == "HEAD" else read(output_file)
-    result["body"] = base64.b64encode(content).decode("ascii")
-    return result
 
 
 def hsts_entries(path):
@@ -248,55 +165,56 @@ def log_hsts_database(path):
     log("hsts database: " + ("; ".join(entries) if entries else "(empty)"))
 
 
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
+class WgetRuns(CommandLineRuns):
+    """wget's runs for one plan: its HSTS database in the plan's state
+    folder, written (preloaded) before the first step; the plan's proxy for
+    every scheme wget proxies."""
 
+    def __init__(self, plan):
+        super().__init__(WGET, plan, wget_environment(plan.state_dir, plan.proxy))
+        self.hsts_file = os.path.join(plan.state_dir, "wget-hsts")
+        write_preload(self.hsts_file, plan.preload)
 
-def answer(plan):
-    deadline = time.monotonic() + plan.get("timeout_ms", 30_000) / 1000
-    state_dir = plan["state_dir"]
-    hsts_file = os.path.join(state_dir, "wget-hsts")
-    write_preload(hsts_file, plan.get("preload", []))
-    env = wget_environment(state_dir, plan["proxy"])
-    scratch = os.path.join(state_dir, "wget-scratch")
-    os.makedirs(scratch, exist_ok=True)
-    results = []
-    for step in plan["steps"]:
-        try:
-            results.append(run_step(plan, step, hsts_file, env, scratch, deadline))
-        except DriverFault as e:
-            results.append({"driver_error": str(e)})
-        except Exception as e:  # a bug of this driver, never wget's answer
-            results.append({"driver_error": f"{type(e).__name__}: {e}"})
-    return {"id": plan["id"], "steps": results, "unsupported": []}
+    def run_step(self, plan, step):
+        if step.streamed:
+            raise DriverFault("wget has no streamed (non-replayable) request body; the target declares `streamed-body` unsupported")
+        self.prepare(step)
 
+        wait_for_a_later_second(self.hsts_file)
+        budget = plan.deadline - time.monotonic() - MARGIN_S
+        if budget < 1:
+            raise DriverFault(f"no time left for wget within the case's time limit ({plan.timeout_ms} ms)")
 
-def log(message):
-    print(message, file=sys.stderr, flush=True)
+        args = [WGET, "--no-config", "--server-response", "--tries=1", f"--timeout={budget:.1f}"]
+        args += ["--ca-certificate=" + plan.ca_file, "--hsts-file=" + self.hsts_file]
+        args += ["--content-on-error", "-O", self.output_file]
+        if not step.follow:
+            args.append("--max-redirect=0")
+        if step.insecure:
+            args.append("--no-check-certificate")
+        args += header_arguments(step.headers)
+        args += method_arguments(step.method, step.body, self.body_file)
+        args.append(step.url)
 
+        done = self.run(args, timeout=budget + MARGIN_S / 2)
+        wget_log = done.stderr
+        if wget_log.strip():
+            log(text(wget_log).rstrip())
+        log_hsts_database(self.hsts_file)
+        urls, responses = read_log(wget_log)
 
-def plan_id(line):
-    """The plan's id, if the line is readable enough to have one."""
-    try:
-        return json.loads(line).get("id")
-    except Exception:
-        return None
-
-
-def main():
-    for line in sys.stdin:
-        try:
-            reply = answer(json.loads(line))
-        except Exception as e:
-            log(f"driver error: cannot handle the plan line: {type(e).__name__}: {e}")
-            reply = {"id": plan_id(line), "driver_error": f"cannot handle the plan: {type(e).__name__}: {e}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        if done.returncode not in (0, EXIT_SERVER_ERROR) or not responses:
+            # wget reports a transfer error: the client's own answer, judged.
+            raise ClientError(f"wget exit {done.returncode}: {error_message(wget_log)}".strip())
+        if not urls:
+            raise DriverFault("wget printed a response but no request line with its URL")
+        last = responses[-1]
+        if step.follow and REDIRECTS_EXCEEDED in wget_log:
+            # wget gave up on the chain (src/retr.c retrieve_url: more than
+            # --max-redirect, 20 by default): its error, not a final response.
+            raise ClientError(f"wget exit {done.returncode}: {error_message(wget_log)}".strip())
+        return self.response(step, last["status"], url_text(urls[-1]), last["headers"])
 
 
 if __name__ == "__main__":
-    main()
+    serve(WgetRuns)

@@ -459,7 +459,7 @@ pub enum Grade {
 }
 
 /// Which spec family judges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// RFC 9110 / 9112, RFC 3986, RFC 6797.
@@ -469,15 +469,68 @@ pub enum Profile {
     Fetch,
 }
 
+// The enum's and variants' documentation is the schema's (suites/schema.json).
 impl Profile {
+    /// Every profile, the default first.
     pub const ALL: [Profile; 2] = [Profile::Rfc9110, Profile::Fetch];
+    /// The profile's name in case files, reports and on the command line;
+    /// `Display` writes it and `FromStr` parses it.
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Rfc9110 => "rfc9110",
             Profile::Fetch => "fetch",
         }
     }
+
+    /// The specs that judge under the profile, in one line for help texts
+    /// (the variant's documentation, which the schema carries, without its
+    /// final period).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Profile::Rfc9110 => "RFC 9110 / 9112, RFC 3986, RFC 6797",
+            Profile::Fetch => "WHATWG Fetch and URL (what browsers and Node follow)",
+        }
+    }
 }
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = UnknownProfile;
+
+    /// The profile named `name` (exactly as [`Profile::as_str`] writes it).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Profile::ALL
+            .into_iter()
+            .find(|profile| profile.as_str() == name)
+            .ok_or_else(|| UnknownProfile { name: name.to_owned() })
+    }
+}
+
+/// A name that is none of the profiles' ([`Profile::as_str`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnknownProfile {
+    /// The name as given.
+    pub name: String,
+}
+
+impl std::fmt::Display for UnknownProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no profile is named `{}`; the profiles are ", self.name)?;
+        for (i, profile) in Profile::ALL.into_iter().enumerate() {
+            let separator = if i == 0 { "" } else { ", " };
+            write!(f, "{separator}`{profile}`")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownProfile {}
 
 /// What kind of attempt a hop is. Anything a client sends to an origin is
 /// recorded, so that "tried and was refused" never reads as "never tried".
@@ -684,6 +737,33 @@ mod tests {
     #[case::cycle_beyond_any_memory(Body::Cycle { cycle: usize::MAX }, usize::MAX)]
     fn sizes_are_computed_without_the_bytes(#[case] body: Body, #[case] len: usize) {
         assert_eq!(body.byte_len(), Ok(len));
+    }
+
+    #[test]
+    fn every_profile_is_parsed_from_its_own_name_and_no_other() {
+        for profile in Profile::ALL {
+            assert_eq!(profile.as_str().parse(), Ok(profile));
+            assert_eq!(profile.to_string(), profile.as_str());
+        }
+        let unknown = "RFC9110".parse::<Profile>().unwrap_err();
+        assert_eq!(unknown.name, "RFC9110");
+        assert_eq!(
+            unknown.to_string(),
+            "no profile is named `RFC9110`; the profiles are `rfc9110`, `fetch`"
+        );
+    }
+
+    #[test]
+    fn each_profile_s_summary_is_its_documentation() {
+        let schema = serde_json::to_value(schemars::schema_for!(Profile)).expect("schema");
+        let documented: Vec<&str> = schema["oneOf"]
+            .as_array()
+            .expect("one schema per profile")
+            .iter()
+            .map(|variant| variant["description"].as_str().expect("documented"))
+            .collect();
+        let summaries: Vec<String> = Profile::ALL.iter().map(|p| format!("{}.", p.summary())).collect();
+        assert_eq!(documented, summaries);
     }
 
     #[test]

@@ -29,14 +29,12 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import java.io.BufferedReader;
+import hopcheck.common.PlanFault;
+import hopcheck.common.PlanLines;
+import hopcheck.common.PlanTrust;
 import java.io.ByteArrayInputStream;
-import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.Socket;
 import java.net.URI;
@@ -47,11 +45,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.time.Duration;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -63,8 +57,8 @@ import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509TrustManager;
 
 public final class Main {
     /** How much earlier than the case's time limit the client's deadline falls. */
@@ -88,8 +82,14 @@ public final class Main {
         private final Map<String, HttpClient> clients = new HashMap<>();
 
         Session(JsonObject plan) throws DriverFault {
-            this.proxy = ProxySelector.of(proxyAddress(string(plan, "proxy")));
-            this.trusting = trustingContext(string(plan, "ca_file"));
+            String proxy = string(plan, "proxy");
+            String caFile = string(plan, "ca_file");
+            try {
+                this.proxy = ProxySelector.of(PlanTrust.proxyAddress(proxy));
+                this.trusting = trustingContext(caFile, PlanTrust.trustManager(caFile));
+            } catch (PlanFault e) {
+                throw new DriverFault(e.getMessage());
+            }
             long timeoutMs = plan.has("timeout_ms") ? plan.get("timeout_ms").getAsLong() : 30_000;
             if (timeoutMs <= 0) {
                 timeoutMs = 30_000;
@@ -129,36 +129,13 @@ public final class Main {
         }
     }
 
-    private static InetSocketAddress proxyAddress(String proxy) throws DriverFault {
+    /** An SSLContext trusting the certificates of the plan's CA file only. */
+    private static SSLContext trustingContext(String caFile, X509TrustManager trust) throws DriverFault {
         try {
-            URI uri = new URI(proxy);
-            if (uri.getHost() == null || uri.getPort() < 0) {
-                throw new DriverFault("the plan's proxy " + proxy + " has no host and port");
-            }
-            return new InetSocketAddress(uri.getHost(), uri.getPort());
-        } catch (java.net.URISyntaxException e) {
-            throw new DriverFault("the plan's proxy " + proxy + " is not a URL: " + e.getMessage());
-        }
-    }
-
-    /** An SSLContext trusting the certificates of the PEM file only (JSSE's documented trust-store path). */
-    private static SSLContext trustingContext(String caFile) throws DriverFault {
-        try (InputStream in = new FileInputStream(caFile)) {
-            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-            store.load(null, null);
-            int n = 0;
-            for (Certificate cert : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-                store.setCertificateEntry("ca" + n++, cert);
-            }
-            if (n == 0) {
-                throw new DriverFault("no certificate in the CA file " + caFile);
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(store);
             SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, tmf.getTrustManagers(), null);
+            context.init(null, new TrustManager[] {trust}, null);
             return context;
-        } catch (IOException | java.security.GeneralSecurityException e) {
+        } catch (java.security.GeneralSecurityException e) {
             throw new DriverFault("cannot load the CA file " + caFile + ": " + e);
         }
     }
@@ -397,19 +374,6 @@ public final class Main {
                     + System.getProperty("java.vm.vendor") + ")");
             return;
         }
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8), 1 << 20);
-        String line;
-        while ((line = in.readLine()) != null) {
-            if (line.isBlank()) {
-                continue;
-            }
-            out.print(GSON.toJson(answerLine(line)));
-            out.print('\n');
-            out.flush();
-            if (out.checkError()) {
-                System.exit(1);
-            }
-        }
+        PlanLines.answerEach(line -> GSON.toJson(answerLine(line)));
     }
 }

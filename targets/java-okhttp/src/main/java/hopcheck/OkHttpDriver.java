@@ -6,30 +6,20 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import java.io.BufferedReader;
+import hopcheck.common.PlanFault;
+import hopcheck.common.PlanLines;
+import hopcheck.common.PlanTrust;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.SecureRandom;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.Base64;
-import java.util.Collection;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 import okhttp3.Call;
 import okhttp3.ConnectionPool;
@@ -89,24 +79,11 @@ public final class OkHttpDriver {
     for (String name : new String[] {"http.proxyHost", "https.proxyHost", "socksProxyHost", "http.nonProxyHosts"}) {
       System.clearProperty(name);
     }
-    // Only answers go to stdout; anything else printed there would break the protocol.
-    PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
+    // Only answers go to stdout (PlanLines writes them there); anything else printed there would
+    // break the protocol.
     System.setOut(System.err);
     warmUp();
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8), 1 << 20);
-    String line;
-    while ((line = in.readLine()) != null) {
-      if (line.isBlank()) {
-        continue;
-      }
-      out.print(GSON.toJson(answerLine(line)));
-      out.print('\n');
-      out.flush();
-      if (out.checkError()) {
-        System.err.println("cannot write the answer");
-        System.exit(1);
-      }
-    }
+    PlanLines.answerEach(line -> GSON.toJson(answerLine(line)));
   }
 
   /**
@@ -168,7 +145,15 @@ public final class OkHttpDriver {
     }
     long limitMs = Math.max(timeoutMs - CLIENT_MARGIN_MS, timeoutMs / 2);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(limitMs);
-    Session session = new Session(proxyAddress(plan.get("proxy").getAsString()), trustManager(plan.get("ca_file").getAsString()));
+    Session session;
+    try {
+      session =
+          new Session(
+              PlanTrust.proxyAddress(plan.get("proxy").getAsString()),
+              PlanTrust.trustManager(plan.get("ca_file").getAsString()));
+    } catch (PlanFault e) {
+      throw new DriverFault(e.getMessage(), e.getCause());
+    }
     try {
       JsonArray steps = answer.getAsJsonArray("steps");
       for (JsonElement step : plan.getAsJsonArray("steps")) {
@@ -178,44 +163,6 @@ public final class OkHttpDriver {
       session.close();
     }
     return answer;
-  }
-
-  static InetSocketAddress proxyAddress(String proxy) throws DriverFault {
-    try {
-      URI uri = new URI(proxy);
-      if (uri.getHost() == null || uri.getPort() < 0) {
-        throw new DriverFault("the plan's proxy " + proxy + " has no host and port", null);
-      }
-      return new InetSocketAddress(uri.getHost(), uri.getPort());
-    } catch (java.net.URISyntaxException e) {
-      throw new DriverFault("the plan's proxy " + proxy + " is not a URL: " + e.getMessage(), e);
-    }
-  }
-
-  /** A trust manager holding only the CA certificates of the plan's PEM file. */
-  static X509TrustManager trustManager(String caFile) throws DriverFault {
-    try (InputStream pem = Files.newInputStream(Path.of(caFile))) {
-      Collection<? extends Certificate> certificates = CertificateFactory.getInstance("X.509").generateCertificates(pem);
-      if (certificates.isEmpty()) {
-        throw new DriverFault("no certificate in the CA file " + caFile, null);
-      }
-      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-      store.load(null, null);
-      int index = 0;
-      for (Certificate certificate : certificates) {
-        store.setCertificateEntry("ca" + index++, certificate);
-      }
-      TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      factory.init(store);
-      for (TrustManager manager : factory.getTrustManagers()) {
-        if (manager instanceof X509TrustManager) {
-          return (X509TrustManager) manager;
-        }
-      }
-      throw new DriverFault("no X509TrustManager for the CA file " + caFile, null);
-    } catch (IOException | GeneralSecurityException e) {
-      throw new DriverFault("cannot load the CA file " + caFile + ": " + e, e);
-    }
   }
 
   /** A trust manager that accepts every certificate: for steps that ask for an insecure request. */

@@ -13,6 +13,7 @@ mod targets;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use hopcheck::case::{self, Profile, Suite};
 
 use self::print::errln;
@@ -63,11 +64,18 @@ struct TargetArgs {
     #[arg(long, default_value = "reference")]
     target: String,
     /// Which spec family judges.
-    #[arg(long, value_enum, default_value_t = Profile::Rfc9110)]
+    #[arg(long, value_parser = profile_parser(), default_value_t = Profile::Rfc9110)]
     profile: Profile,
     /// Folder of target definitions (default: ./targets, else the project's).
     #[arg(long, value_name = "DIR")]
     targets: Option<PathBuf>,
+}
+
+/// `--profile`: the library's profiles (`Profile::ALL`), as clap's possible
+/// values so that `--help` describes each and a typo gets a suggestion.
+fn profile_parser() -> impl TypedValueParser<Value = Profile> {
+    let values = Profile::ALL.map(|profile| PossibleValue::new(profile.as_str()).help(profile.summary()));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<Profile>())
 }
 
 impl TargetArgs {

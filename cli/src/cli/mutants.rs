@@ -11,14 +11,14 @@ use hopcheck::mutation::{self, Matrix};
 use hopcheck::runner::{RunConfig, Runner};
 
 use super::print::{errln, outln};
-use super::{load, profiles, progress, runtime, select, SuiteArgs};
+use super::{load, profile_parser, profiles, progress, runtime, select, SuiteArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct MutantsArgs {
     #[command(flatten)]
     suite: SuiteArgs,
     /// Judge under one profile only (default: both).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = profile_parser())]
     profile: Option<Profile>,
     /// Where to write the kill matrix (default: reports/mutants.json).
     #[arg(long, value_name = "FILE")]

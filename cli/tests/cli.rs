@@ -102,6 +102,40 @@ fn zero_jobs_and_a_zero_timeout_are_usage_errors() {
 }
 
 #[test]
+fn profiles_are_given_by_their_library_names_and_each_is_described() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = output(&mut run_into(out.path(), &["--profile", "fetch", ONE_CASE]));
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("reference.json")).expect("the report exists"))
+            .expect("the report is JSON");
+    assert_eq!(report["profile"], "fetch");
+
+    for command in ["run", "mutants"] {
+        let wrong = output(hopcheck().args([command, "--profile", "fech", ONE_CASE]));
+        assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+        assert!(
+            stderr(&wrong).contains("[possible values: rfc9110, fetch]"),
+            "{}",
+            stderr(&wrong)
+        );
+        assert!(
+            stderr(&wrong).contains("a similar value exists: 'fetch'"),
+            "{}",
+            stderr(&wrong)
+        );
+
+        let help = output(hopcheck().args([command, "--help"]));
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            help.contains("- rfc9110: RFC 9110 / 9112, RFC 3986, RFC 6797"),
+            "{help}"
+        );
+        assert!(help.contains("- fetch:   WHATWG Fetch and URL"), "{help}");
+    }
+}
+
+#[test]
 fn a_closed_stdout_or_stderr_ends_nothing_in_a_panic() {
     let explain = output(
         hopcheck()

@@ -1,4 +1,5 @@
-//! The `hopcheck` command line: wires loading, running, judging and reporting.
+//! The `hopcheck` command line (crate `hopcheck-cli`): wires the `hopcheck`
+//! library's loading, running, judging and reporting.
 //! Exit codes: 0 nothing unexpected (or the target skipped: not installed
 //! here), 1 an unexpected result, 2 usage or harness error; `run` stopped by
 //! SIGINT or SIGTERM exits 130 or 143 (see `cli::signals`).

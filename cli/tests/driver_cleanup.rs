@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 /// Cases the runs take: a few, so that more than one driver starts.
 const CASES: &str = "redirect/status/";
 
+/// A fixture driver target. They sit beside the library's driver fixtures:
+/// their `command` runs `forks.py` from that folder, which the library's
+/// driver tests use too.
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/drivers")
+        .join("../harness/tests/fixtures/drivers")
         .join(name)
 }
 
