@@ -1,7 +1,3 @@
-//! The suite as `cargo test` trials against reqwest, through hopcheck's
-//! public conformance API: one trial per case, both profiles, this folder's
-//! known failures checked, the snapshots in `snapshots/rust-reqwest/` compared.
-
 fn main() -> std::process::ExitCode {
     hopcheck::conformance::Conformance::new(hopcheck_target_reqwest::Reqwest::new())
         .known_failures(concat!(env!("CARGO_MANIFEST_DIR"), "/known-failures.toml"))
