@@ -114,3 +114,18 @@ fn observations_that_differ_from_the_snapshot_fail() {
         .snapshots(snapshots.path());
     assert_eq!(outcome(differs, CASE), (0, 1));
 }
+
+#[test]
+fn the_readmes_example_is_rust_reqwests_conformance_test() {
+    let read = |path: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let code = read("targets/rust-reqwest/tests/conformance.rs");
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!("```rust\n{code}```")),
+        "README.md's example under \"Testing your own Rust client\" must be the code of \
+         targets/rust-reqwest/tests/conformance.rs:\n{code}"
+    );
+}
