@@ -691,6 +691,7 @@ why = "WHATWG algorithm steps are requirements."
             scheme: "http".into(),
             host: "o.test".into(),
             port: 80,
+            userinfo: None,
             arrival: Arrival::Direct,
             method: method.into(),
             target: path.into(),

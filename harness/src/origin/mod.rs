@@ -56,6 +56,10 @@ pub struct Hop {
     pub host: String,
     /// Logical port (from the absolute-form URI, CONNECT, or `Host`; else the scheme's default).
     pub port: u16,
+    /// The userinfo (without its `@`) of an absolute-form request-target: a
+    /// client that sends one on the wire must be seen doing so (URI-USERINFO-WIRE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo: Option<String>,
     pub arrival: Arrival,
     pub method: String,
     /// The request-target exactly as sent.
@@ -90,6 +94,7 @@ impl Hop {
             scheme: String::new(),
             host: String::new(),
             port: 0,
+            userinfo: None,
             arrival: Arrival::Direct,
             method: String::new(),
             target: String::new(),
@@ -104,8 +109,9 @@ impl Hop {
         }
     }
 
-    /// `scheme://host[:port]path?query`, with the port only when not the
-    /// default; for an attempt that was no request, what it was instead.
+    /// `scheme://[userinfo@]host[:port]path?query`, with userinfo only when
+    /// the client sent it in the request-target and the port only when not
+    /// the default; for an attempt that was no request, what it was instead.
     pub fn url(&self) -> String {
         match self.kind {
             HopKind::Request => {}
@@ -131,10 +137,11 @@ impl Hop {
             }
         }
         let default = if self.scheme == "https" { 443 } else { 80 };
+        let userinfo = self.userinfo.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
         let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
+            format!("{userinfo}[{}]", self.host)
         } else {
-            self.host.clone()
+            format!("{userinfo}{}", self.host)
         };
         if self.port == default {
             format!("{}://{}{}", self.scheme, host, self.path_and_query)

@@ -555,6 +555,12 @@ async fn handle(
         ));
     };
     let (arrival, scheme, host, port) = identify(conn, &req);
+    // `Uri::host` leaves userinfo out; the authority as sent keeps it.
+    let userinfo = req
+        .uri()
+        .authority()
+        .and_then(|authority| authority.as_str().rsplit_once('@'))
+        .map(|(userinfo, _host)| userinfo.to_owned());
     let method = req.method().as_str().to_owned();
     let mut target = req.uri().to_string();
     let path_and_query = match req.uri().path_and_query().map(|pq| pq.as_str()) {
@@ -595,6 +601,7 @@ async fn handle(
     hop.scheme = scheme;
     hop.host = host;
     hop.port = port;
+    hop.userinfo = userinfo;
     hop.arrival = arrival;
     hop.method = method;
     hop.target = target;
@@ -1041,10 +1048,15 @@ mod tests {
     #[case::absolute_form(
         b"GET http://u:p@h.test/a#frag HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n".as_slice(),
         "http://u:p@h.test/a#frag",
-        "http://h.test/a#frag"
+        "http://u:p@h.test/a#frag"
+    )]
+    #[case::userinfo_without_fragment(
+        b"GET http://u@h.test/a HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n".as_slice(),
+        "http://u@h.test/a",
+        "http://u@h.test/a"
     )]
     #[tokio::test]
-    async fn a_fragment_sent_in_the_request_target_is_recorded(
+    async fn a_fragment_or_userinfo_sent_in_the_request_target_is_recorded(
         #[case] sent: &[u8],
         #[case] target: &str,
         #[case] url: &str,

@@ -166,6 +166,8 @@ mutants! {
     AcceptEmptyHost => ["URI-EMPTYHOST"] "RFC 9110 §4.2.1: an http URI with an empty host is rejected",
     /// A Location with userinfo is followed under the rfc9110 profile.
     AcceptUserinfo => ["URI-USERINFO"] "RFC 9110 §4.2.4: userinfo in an http URI is treated as an error",
+    /// A URL's userinfo is sent in the absolute-form request-target (through the proxy).
+    SendUserinfo => ["URI-USERINFO-WIRE"] "RFC 9110 §4.2.4: a sender never generates userinfo in a target URI",
 
     // HSTS (RFC 6797).
     /// An upgraded `http://h:80/` goes to `https://h:80/`.

@@ -257,10 +257,12 @@ impl Session {
             path_and_query.push_str("%23");
             path_and_query.push_str(fragment);
         }
+        let target_userinfo = url.userinfo.clone().filter(|_| rules.breaks(Mutant::SendUserinfo));
         let wire = WireRequest {
             method: &request.method,
             url,
             path_and_query,
+            target_userinfo,
             host_header,
             headers: &request.headers,
             body: &request.body,

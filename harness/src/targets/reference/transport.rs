@@ -100,6 +100,9 @@ pub struct WireRequest<'a> {
     pub url: &'a RequestUrl,
     /// Path and query as sent (origin-form).
     pub path_and_query: String,
+    /// Userinfo to put in an absolute-form target (`user:pass`, without
+    /// `@`); only a mutant sets it.
+    pub target_userinfo: Option<String>,
     pub host_header: String,
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
@@ -202,7 +205,14 @@ impl Transport {
         match url.scheme {
             Scheme::Http => {
                 let target = match self.route {
-                    Route::Proxy => format!("http://{}{}", url.host_header(), request.path_and_query),
+                    Route::Proxy => {
+                        let userinfo = request
+                            .target_userinfo
+                            .as_ref()
+                            .map(|u| format!("{u}@"))
+                            .unwrap_or_default();
+                        format!("http://{userinfo}{}{}", url.host_header(), request.path_and_query)
+                    }
                     Route::ConnectTo => request.path_and_query.clone(),
                 };
                 let response = exchange(tcp, request, &target).await?;
