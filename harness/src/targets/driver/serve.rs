@@ -36,7 +36,8 @@ struct OutgoingAnswer<'a> {
 /// argument `--version`, print [`Target::version`] and exit, which is what a
 /// `target.toml`'s `version_command` can run.
 ///
-/// A plan runs within its `timeout_ms`; a plan the target cannot run
+/// A plan runs within its `timeout_ms` less a margin (a tenth, at most
+/// 500 ms, so the answer arrives before the harness gives up); a plan the target cannot run
 /// ([`crate::targets::TargetError`], or a timeout) is answered with a
 /// `driver_error`, which the harness judges `error`. A line that is not a
 /// plan ends the process with exit 2 and a message on stderr: the harness
@@ -86,7 +87,7 @@ pub fn serve<T: Target + 'static>(target: T) -> ExitCode {
             Ok(plan) => plan,
             Err(e) => return complain(&format!("not a plan line: {e}")),
         };
-        let limit = Duration::from_millis(incoming.timeout_ms);
+        let limit = answer_within(incoming.timeout_ms);
         let outcome = runtime.block_on(target.run_within(&incoming.plan, limit));
         let answer = answer_line(&target, incoming.id, outcome);
         let code = emit(&mut stdout, &answer);
@@ -95,6 +96,13 @@ pub fn serve<T: Target + 'static>(target: T) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// How long a plan may run so that its answer (a `driver_error` when the
+/// target overran) still arrives before the harness, whose clock also counts
+/// the pipe, kills the process at `timeout_ms`: a tenth less, at most 500 ms.
+fn answer_within(timeout_ms: u64) -> Duration {
+    Duration::from_millis(timeout_ms - (timeout_ms / 10).min(500))
 }
 
 /// The answer line for one plan's outcome.
@@ -178,6 +186,13 @@ mod tests {
         assert_eq!(value["steps"][0]["status"], 200);
         assert_eq!(value["unsupported"], serde_json::json!(["hsts"]));
         assert!(value.get("driver_error").is_none());
+    }
+
+    #[test]
+    fn a_plan_ends_before_the_harness_would_kill_the_driver() {
+        assert_eq!(answer_within(30_000), Duration::from_millis(29_500));
+        assert_eq!(answer_within(1_000), Duration::from_millis(900));
+        assert_eq!(answer_within(0), Duration::ZERO);
     }
 
     #[test]
