@@ -102,6 +102,64 @@ fn zero_jobs_and_a_zero_timeout_are_usage_errors() {
 }
 
 #[test]
+fn a_shard_that_is_not_i_of_n_is_a_usage_error_and_writes_nothing() {
+    let out = tempfile::tempdir().expect("tempdir");
+    for bad in ["0/2", "3/2", "x", "2/0", "1/2/3"] {
+        let run = output(&mut run_into(out.path(), &["--shard", bad, ONE_CASE]));
+        assert_eq!(run.status.code(), Some(2), "{bad}: {}", stderr(&run));
+        assert!(
+            stderr(&run).contains(&format!("`{bad}` is not a shard")) && stderr(&run).contains("1 <= i <= n"),
+            "{bad}: {}",
+            stderr(&run)
+        );
+    }
+    assert_eq!(std::fs::read_dir(out.path()).expect("read_dir").count(), 0);
+}
+
+#[test]
+fn two_shards_hold_exactly_the_cases_of_a_whole_run_and_merge_into_it() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let filter = MANY_CASES[0];
+    let mut files = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let run = output(&mut run_into(out.path(), &["--shard", shard, filter]));
+        assert_eq!(run.status.code(), Some(0), "{shard}: {}", stderr(&run));
+        let name = format!("reference.shard-{}-of-2.json", &shard[..1]);
+        let path = out.path().join(&name);
+        let report = hopcheck::report::read(&path).expect("a shard's report reads");
+        assert_eq!(report.shard.map(|s| s.to_string()).as_deref(), Some(shard), "{name}");
+        files.push((path, report));
+    }
+    let whole = output(&mut run_into(out.path(), &[filter]));
+    assert_eq!(whole.status.code(), Some(0), "{}", stderr(&whole));
+    let whole = hopcheck::report::read(&out.path().join("reference.json")).expect("the whole run reads");
+    let ids = |report: &hopcheck::report::Report| -> Vec<String> {
+        report.results.iter().map(|r| r.result.id.clone()).collect()
+    };
+    let (first, second) = (ids(&files[0].1), ids(&files[1].1));
+    assert!(!first.is_empty() && !second.is_empty(), "{first:?} {second:?}");
+    assert!(first.iter().all(|id| !second.contains(id)), "{first:?} {second:?}");
+    let mut both: Vec<String> = first.into_iter().chain(second).collect();
+    both.sort();
+    assert_eq!(both, ids(&whole));
+    let merged = hopcheck::report::merge(files).expect("the shards merge");
+    assert_eq!(merged.len(), 1);
+    assert_eq!(ids(&merged[0]), ids(&whole));
+    assert_eq!(merged[0].summary, whole.summary);
+}
+
+#[test]
+fn the_printed_report_schema_is_the_committed_one() {
+    let printed = output(hopcheck().args(["schema", "--report"]));
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    let committed = std::fs::read(project("reports/schema.json")).expect("reports/schema.json");
+    assert!(
+        printed.stdout == committed,
+        "`hopcheck schema --report` differs from reports/schema.json"
+    );
+}
+
+#[test]
 fn profiles_are_given_by_their_library_names_and_each_is_described() {
     let out = tempfile::tempdir().expect("tempdir");
     let run = output(&mut run_into(out.path(), &["--profile", "fetch", ONE_CASE]));

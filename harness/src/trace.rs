@@ -236,20 +236,17 @@ why = "WHATWG algorithm steps are requirements."
     }
 
     fn result(id: &str, verdict: Verdict) -> ResultRecord {
-        ResultRecord {
-            result: CaseResult {
-                id: id.to_owned(),
-                requirements: Vec::new(),
-                level: Level::Must,
-                verdict,
-                hops: Vec::new(),
-                steps: Vec::new(),
-                stderr: String::new(),
-                duration_ms: 0,
-            },
-            known_failure: None,
-            expected_verdict: None,
-        }
+        let result = CaseResult {
+            id: id.to_owned(),
+            requirements: Vec::new(),
+            level: Level::Must,
+            verdict,
+            hops: Vec::new(),
+            steps: Vec::new(),
+            stderr: String::new(),
+            duration_ms: 0,
+        };
+        ResultRecord::new(result, None)
     }
 
     #[test]

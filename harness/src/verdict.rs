@@ -12,7 +12,7 @@ use crate::origin::{normalise_host, Hop};
 use crate::targets::StepResult;
 
 /// Every outcome a case can have. Reports derive from this enum only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VerdictKind {
     /// The behaviour conforms.
@@ -69,7 +69,7 @@ impl From<Grade> for VerdictKind {
 }
 
 /// One expectation that did not hold: where, what, and which rule it breaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mismatch {
     /// The hop (1-based) the expectation is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,7 +113,7 @@ pub struct Observation {
 }
 
 /// The judgement of one case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// Serialised as `verdict`: a results row reads `"verdict": "fail"`.
     #[serde(rename = "verdict")]

@@ -41,8 +41,13 @@ enum Command {
     Mutants(mutants::MutantsArgs),
     /// Print a case, its rules, and the transcript of one run.
     Explain(explain::ExplainArgs),
-    /// Print the JSON schema of case files (what suites/schema.json holds).
-    Schema,
+    /// Print the JSON schema of case files (suites/schema.json), or with
+    /// --report of results files (reports/schema.json).
+    Schema {
+        /// The schema of results files instead.
+        #[arg(long)]
+        report: bool,
+    },
     /// Print each requirement with the cases citing it (and their verdicts, given --results).
     Requirements(requirements::RequirementsArgs),
     /// List every target with its client's version, or why it is skipped here.
@@ -113,8 +118,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Explain(args) => explain::run(args),
         Command::Requirements(args) => requirements::run(args),
         Command::Targets(args) => targets::run(args),
-        Command::Schema => {
-            print::stdout_text(&case::schema::schema_json());
+        Command::Schema { report } => {
+            print::stdout_text(&if report {
+                hopcheck::report::schema::schema_json()
+            } else {
+                case::schema::schema_json()
+            });
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,4 +1,5 @@
-//! `hopcheck run`: the suite against one target, written to `DIR/<target>.json`.
+//! `hopcheck run`: the suite against one target, written to `DIR/<target>.json`,
+//! or with `--shard i/n` one slice of it to `DIR/<target>.shard-<i>-of-<n>.json`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use hopcheck::case::{Level, Suite};
 use hopcheck::properties::{run_property, Property, PropertyVerdict};
-use hopcheck::report::{self, KnownFailuresVersion, Report, ResultRecord, TargetInfo};
+use hopcheck::report::{self, KnownFailuresVersion, Report, ResultRecord, Shard, TargetInfo};
 use hopcheck::runner::{descriptors, CaseResult, RunConfig, Runner};
 use hopcheck::targets::resolve::Resolved;
 use hopcheck::targets::Target;
@@ -38,13 +39,22 @@ pub struct RunArgs {
     /// unexpected; its shrunk counterexample goes to stderr as a case file.
     #[arg(long, value_name = "N", default_value_t = 0)]
     properties: u32,
+    /// Run only shard I of N (1 <= I <= N): the cases whose id hashes to it
+    /// (FNV-1a 64 of the id, modulo N), written to
+    /// DIR/<target>.shard-<I>-of-<N>.json. The N files together hold the
+    /// cases of a whole run.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
     /// Only cases whose id contains one of these substrings.
     filters: Vec<String>,
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     let suite = load(args.suite.suites.clone())?;
-    let cases = select(&suite, &args.filters)?;
+    let cases: Vec<_> = select(&suite, &args.filters)?
+        .into_iter()
+        .filter(|case| in_shard(args.shard, &case.id))
+        .collect();
     let resolved = args.target.resolve()?;
     if let Some(reason) = &resolved.skip {
         // As `cargo test` ignores its trials: said, not failed, and the
@@ -91,7 +101,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
             ResultRecord::new(result, known)
         })
         .collect();
-    records.extend(case_file_errors(&suite, &args.filters));
+    records.extend(case_file_errors(&suite, &args.filters, args.shard));
     records.sort_by(|a, b| a.result.id.cmp(&b.result.id));
 
     let info = TargetInfo {
@@ -100,7 +110,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     let mut report = Report::new(report::suite_revision(&suite), info, args.target.profile, records);
     report.known_failures = KnownFailuresVersion::new(target.name(), &tested_versions, &version_check);
-    let path = out_dir.join(format!("{}.json", target.name()));
+    report.shard = args.shard;
+    let path = out_dir.join(Shard::file_name(args.shard, target.name()));
     report
         .write_json(&path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -111,9 +122,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         .map(str::to_owned)
         .collect();
     // A listed id missing from the suite is stale only when the whole suite
-    // the list was made for ran: not with filters, not with a suite of the
-    // user's own (`--suites DIR`).
-    let check_stale = args.filters.is_empty() && runs_the_default_suite(&args);
+    // the list was made for ran: not with filters, not in a shard, not with
+    // a suite of the user's own (`--suites DIR`).
+    let check_stale = args.filters.is_empty() && args.shard.is_none() && runs_the_default_suite(&args);
     let unexpected = report::unexpected(&report.results, &listed, check_stale);
     let counts: Vec<String> = report
         .summary
@@ -121,8 +132,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, String> {
         .filter(|(_, n)| **n > 0)
         .map(|(k, n)| format!("{n} {k}"))
         .collect();
+    let shard = args.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
     errln!(
-        "{} ({}) under {}: {} cases: {}",
+        "{} ({}) under {}{shard}: {} cases: {}",
         report.target.name,
         report.target.version,
         args.target.profile.as_str(),
@@ -213,12 +225,18 @@ fn run_properties(
     Ok(failed)
 }
 
-/// A report row of verdict `error` for each case file that did not load.
-fn case_file_errors(suite: &Suite, filters: &[String]) -> Vec<ResultRecord> {
+/// Whether case `id` runs in `shard` (every case without one).
+fn in_shard(shard: Option<Shard>, id: &str) -> bool {
+    shard.is_none_or(|s| s.holds(id))
+}
+
+/// A report row of verdict `error` for each case file that did not load
+/// (in the shard that case would be in).
+fn case_file_errors(suite: &Suite, filters: &[String], shard: Option<Shard>) -> Vec<ResultRecord> {
     suite
         .errors
         .iter()
-        .filter(|e| matches(&e.id, filters))
+        .filter(|e| matches(&e.id, filters) && in_shard(shard, &e.id))
         .map(|e| {
             let result = CaseResult {
                 id: e.id.clone(),

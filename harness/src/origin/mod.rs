@@ -20,7 +20,7 @@ mod test_client;
 use serde::{Deserialize, Serialize};
 
 /// How a request reached the listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrival {
     /// Origin-form on a connection made straight to the listener (connect-to).

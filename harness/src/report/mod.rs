@@ -1,31 +1,94 @@
-//! Reports: the results JSON of one target (the CLI contract's format), the
-//! comparison with a target's known failures, and atomic writing.
+//! Reports: the results file of one target under one profile (a versioned
+//! JSON format, [`FORMAT`]), reading and merging such files, and the
+//! comparison with a target's known failures.
 //!
-//! A report is written to `.<name>.hopcheck-tmp-<pid>-<random>` in the same
-//! folder, then renamed over `<name>`. A process killed mid-write leaves that
-//! file behind; [`remove_stale_temp_files`] removes those whose process is gone.
+//! # The format
+//!
+//! A results file is one [`Report`] as JSON; `reports/schema.json` is its
+//! JSON Schema, generated from these types ([`schema::schema_json`],
+//! `hopcheck schema --report`). Its top-level keys: `format` (this
+//! format's version, [`FORMAT`]; a reader refuses any other), `hopcheck`
+//! (the version that wrote it), `suite` (the suite's revision), `target`
+//! (`name`, `version`), `profile`, `date` (RFC 3339, UTC), `machine`
+//! (hostname, OS, architecture, cores), `shard` (`index`, `count`; only in
+//! the file of one shard), `summary` (count per verdict), `known_failures`
+//! and `results`, one row per case sorted by id.
+//!
+//! Bodies are kept small ([`record::BodyRecord`]): a body of at most
+//! [`record::INLINE_LIMIT`] bytes (1 KiB) is a base64 string; a longer one
+//! is `{length, sha256, head}` with its first [`record::HEAD_BYTES`] bytes,
+//! plus `failed: {bytes, cap}` holding up to [`record::FAILED_BODY_CAP`]
+//! bytes (64 KiB) when a body expectation failed on that hop or step. The
+//! verdict is reached on the whole bytes in memory before anything is
+//! written.
+//!
+//! # Reading results
+//!
+//! [`read`] loads one file, with errors naming it ([`ReadError`]);
+//! [`merge`] groups reports by target and profile and joins shards
+//! ([`MergeError`]). In a loaded [`Report`], each row of `results` is a
+//! [`ResultRecord`] whose `result` is a [`CaseRecord`]: the verdict is
+//! `result.verdict` (kind, detail, evidence), and for each hop of
+//! `result.hops` ([`HopRecord`]): `method`, `url` (the full URL, or a
+//! sentence saying what an attempt that was no request was), `headers`
+//! (name, value pairs in the order received), `status` (what the origin
+//! answered) and `body.describe()` (the body in one line for people; its
+//! bytes, when kept, through `body`). The client's own results per step are
+//! `result.steps` ([`StepRecord`]), alike.
+//!
+//! # Sharding
+//!
+//! `hopcheck run --shard i/n` runs the cases [`Shard::holds`]: those whose
+//! id's FNV-1a 64 hash is `i - 1` modulo `n`, so a case stays in its shard
+//! when others are added or removed. Its file is
+//! `<target>.shard-<i>-of-<n>.json` ([`Shard::file_name`]); [`merge`] joins
+//! the `n` files into the report an unsharded run would have written.
+
+mod merge;
+mod read;
+pub mod record;
+pub mod schema;
+mod write;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+pub use merge::{merge, MergeError};
+pub use read::{read, ReadError};
+pub use record::{BodyRecord, CaseRecord, HopRecord, StepRecord};
+pub use write::{remove_stale_temp_files, write_atomic};
 
 use crate::case::Profile;
 use crate::runner::CaseResult;
 use crate::targets::spec::{KnownFailure, VersionCheck};
 use crate::verdict::VerdictKind;
 
+/// The version of the results format. Raised whenever a reader of the old
+/// format would misread the new one; [`read`] refuses any other.
+pub const FORMAT: u32 = 1;
+
 /// One target's results under one profile: `reports/<target>.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
+    /// The version of this format ([`FORMAT`]).
+    pub format: u32,
     /// hopcheck's version.
     pub hopcheck: String,
-    /// Fingerprint of the suite's files (`fnv64:` of ids and contents).
+    /// The suite's revision (`fnv64:` of its case ids and files); only
+    /// results of one revision are compared or merged.
     pub suite: String,
     pub target: TargetInfo,
     pub profile: Profile,
+    /// When the run ended, RFC 3339 in UTC.
+    pub date: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// Which slice of the cases this file holds; absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// Count per verdict.
     pub summary: BTreeMap<VerdictKind, usize>,
     /// Which client versions the target's known failures were made with, and
@@ -33,11 +96,94 @@ pub struct Report {
     /// declares none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_failures: Option<KnownFailuresVersion>,
+    /// One row per case, sorted by id.
     pub results: Vec<ResultRecord>,
 }
 
+/// The machine a run was made on: what is cheap to read and stays put.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Machine {
+    /// Empty when it cannot be read.
+    pub hostname: String,
+    /// `linux`, `macos`, ... (Rust's `std::env::consts::OS`).
+    pub os: String,
+    /// `x86_64`, `aarch64`, ... (`std::env::consts::ARCH`).
+    pub arch: String,
+    /// Cores available to the run.
+    pub cores: usize,
+}
+
+impl Machine {
+    /// The machine this process runs on.
+    pub fn current() -> Machine {
+        Machine {
+            hostname: hostname(),
+            os: std::env::consts::OS.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// gethostname(2), empty when it fails or is not UTF-8.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
+    let status = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if status != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..end].to_vec()).unwrap_or_default()
+}
+
+/// One slice of a run's cases: shard `index` of `count`, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether case `id` belongs to this shard: its FNV-1a 64 hash modulo
+    /// `count` is `index - 1`.
+    pub fn holds(&self, id: &str) -> bool {
+        crate::verdict::fnv64(id.as_bytes()) % u64::from(self.count) == u64::from(self.index - 1)
+    }
+
+    /// `<target>.json`, or `<target>.shard-<i>-of-<n>.json` for a shard.
+    pub fn file_name(shard: Option<Shard>, target: &str) -> String {
+        match shard {
+            None => format!("{target}.json"),
+            Some(s) => format!("{target}.shard-{}-of-{}.json", s.index, s.count),
+        }
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `i/n` with `1 <= i <= n`.
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let usage = || format!("`{text}` is not a shard: write `i/n`, the i-th of n shards, with 1 <= i <= n");
+        let (index, count) = text.split_once('/').ok_or_else(usage)?;
+        let index: u32 = index.trim().parse().map_err(|_| usage())?;
+        let count: u32 = count.trim().parse().map_err(|_| usage())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(usage());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
 /// The report's `known_failures` object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KnownFailuresVersion {
     /// The target file's `tested_versions`.
     pub made_with: Vec<String>,
@@ -62,17 +208,20 @@ impl KnownFailuresVersion {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The target a report is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TargetInfo {
     pub name: String,
+    /// The client's version as the target reports it.
     pub version: String,
 }
 
 /// One case's row in a report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ResultRecord {
+    /// Flattened: the case's fields sit in the row itself.
     #[serde(flatten)]
-    pub result: CaseResult,
+    pub result: CaseRecord,
     /// The reason the target's known-failures file gives, if it lists this case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_failure: Option<String>,
@@ -85,7 +234,7 @@ impl ResultRecord {
     /// A row for `result`, with the known-failures entry for its case, if any.
     pub fn new(result: CaseResult, known: Option<&KnownFailure>) -> ResultRecord {
         ResultRecord {
-            result,
+            result: CaseRecord::new(&result),
             known_failure: known.map(|k| k.reason.clone()),
             expected_verdict: known.map(|k| k.verdict),
         }
@@ -93,17 +242,19 @@ impl ResultRecord {
 }
 
 impl Report {
+    /// A report of `results` made now, on this machine, of the whole suite
+    /// (set [`Report::shard`] for a slice).
     pub fn new(suite: String, target: TargetInfo, profile: Profile, results: Vec<ResultRecord>) -> Report {
-        let mut summary: BTreeMap<VerdictKind, usize> = VerdictKind::ALL.iter().map(|k| (*k, 0)).collect();
-        for r in &results {
-            *summary.entry(r.result.verdict.kind).or_default() += 1;
-        }
         Report {
+            format: FORMAT,
             hopcheck: env!("CARGO_PKG_VERSION").to_owned(),
             suite,
             target,
             profile,
-            summary,
+            date: now_rfc3339(),
+            machine: Machine::current(),
+            shard: None,
+            summary: summary(&results),
             known_failures: None,
             results,
         }
@@ -117,86 +268,21 @@ impl Report {
     }
 }
 
-/// Marks hopcheck's temporary files: `.<name>` + this + `<pid>-<random>`.
-const TEMP_MARK: &str = ".hopcheck-tmp-";
-
-/// Write `bytes` to `path` so that readers see the old file or the new one,
-/// never a part. The file is readable as the umask allows (0644 under the
-/// usual 022), like any file the user creates.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = folder_of(path);
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}{TEMP_MARK}{}-", std::process::id()))
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.write_all(b"\n")?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// The folder a file `path` goes in (`.` for a bare name).
-fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+/// Count per verdict, every verdict present.
+fn summary(results: &[ResultRecord]) -> BTreeMap<VerdictKind, usize> {
+    let mut summary: BTreeMap<VerdictKind, usize> = VerdictKind::ALL.iter().map(|k| (*k, 0)).collect();
+    for r in results {
+        *summary.entry(r.result.verdict.kind).or_default() += 1;
     }
+    summary
 }
 
-/// Remove the temporary files [`write_atomic`] left in `dir` when its process
-/// was killed: those whose process is no longer running. Files of a running
-/// process (another `hopcheck` writing there now) and anything not named by
-/// [`write_atomic`] are left alone. Returns the files removed; a missing
-/// folder has none.
-pub fn remove_stale_temp_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut removed = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        let Some(pid) = temp_file_owner(&entry.file_name().to_string_lossy()) else {
-            continue;
-        };
-        if !process_is_running(pid) && entry.file_type()?.is_file() {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => removed.push(entry.path()),
-                // Another run cleaned it up meanwhile.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    removed.sort();
-    Ok(removed)
-}
-
-/// The pid in a name `.<name>.hopcheck-tmp-<pid>-<random>`, if it is one.
-fn temp_file_owner(file_name: &str) -> Option<u32> {
-    let (before, after) = file_name.rsplit_once(TEMP_MARK)?;
-    let (pid, random) = after.split_once('-')?;
-    let named = before.len() > 1 && before.starts_with('.');
-    let pid_ok = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
-    (named && pid_ok && !random.is_empty()).then(|| pid.parse().ok())?
-}
-
-/// Whether process `pid` exists (signal 0 checks without sending anything;
-/// EPERM means it exists under another user).
-fn process_is_running(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: kill with signal 0 only checks for existence and permission.
-    let alive = unsafe { libc::kill(pid, 0) } == 0;
-    alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+/// The current time, RFC 3339 in UTC to the second.
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A result that disagrees with the target's known failures.
@@ -322,7 +408,7 @@ mod tests {
     use crate::case::Level;
     use crate::verdict::Verdict;
 
-    fn record(id: &str, kind: VerdictKind, known: Option<(VerdictKind, &str)>) -> ResultRecord {
+    pub(super) fn record(id: &str, kind: VerdictKind, known: Option<(VerdictKind, &str)>) -> ResultRecord {
         let known = known.map(|(verdict, reason)| KnownFailure {
             verdict,
             reason: reason.to_owned(),
@@ -362,11 +448,22 @@ mod tests {
         let path = dir.path().join("out/t.json");
         report.write_json(&path).expect("written");
         let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-        for key in ["hopcheck", "suite", "target", "profile", "results"] {
+        for key in [
+            "format", "hopcheck", "suite", "target", "profile", "date", "machine", "summary", "results",
+        ] {
             assert!(json.get(key).is_some(), "{key}");
         }
         assert_eq!(json["target"]["name"], "t");
         assert_eq!(json["profile"], "fetch");
+        assert_eq!(json["format"], FORMAT);
+        assert!(json.get("shard").is_none(), "a whole run names no shard");
+        let date = json["date"].as_str().expect("date");
+        assert!(
+            date.len() == "2026-01-02T03:04:05Z".len() && date.ends_with('Z'),
+            "{date}"
+        );
+        assert!(json["machine"]["cores"].as_u64().is_some_and(|n| n >= 1));
+        assert_eq!(json["machine"]["os"], std::env::consts::OS);
         let row = &json["results"][0];
         for key in ["id", "requirements", "level", "verdict", "detail", "hops"] {
             assert!(row.get(key).is_some(), "{key}");
@@ -375,57 +472,6 @@ mod tests {
         assert_eq!(json["summary"]["fail"], 1);
         let back: Report = serde_json::from_value(json).expect("reads back");
         assert_eq!(back.results[0].result.verdict.kind, VerdictKind::Fail);
-    }
-
-    #[test]
-    fn temp_files_are_named_after_the_report_and_their_process() {
-        assert_eq!(temp_file_owner(".curl.json.hopcheck-tmp-4242-a1B2c3"), Some(4242));
-        for other in [
-            ".tmpA1b2C3",
-            "curl.json",
-            ".hopcheck-tmp-4242-a1",
-            ".curl.json.hopcheck-tmp--a1",
-            ".curl.json.hopcheck-tmp-42x-a1",
-            ".curl.json.hopcheck-tmp-4242-",
-        ] {
-            assert_eq!(temp_file_owner(other), None, "{other}");
-        }
-    }
-
-    #[test]
-    fn stale_temp_files_of_ended_processes_are_removed_and_nothing_else() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut ended = std::process::Command::new("true").spawn().expect("spawn true");
-        let ended_pid = ended.id();
-        ended.wait().expect("wait");
-        let stale = dir.path().join(format!(".t.json{TEMP_MARK}{ended_pid}-abc123"));
-        let live = dir
-            .path()
-            .join(format!(".t.json{TEMP_MARK}{}-abc123", std::process::id()));
-        let foreign = dir.path().join(".tmpAbC123");
-        let report = dir.path().join("t.json");
-        for file in [&stale, &live, &foreign, &report] {
-            std::fs::write(file, b"{").expect("write");
-        }
-        let removed = remove_stale_temp_files(dir.path()).expect("cleanup");
-        assert_eq!(removed, std::slice::from_ref(&stale));
-        assert!(!stale.exists());
-        assert!(live.exists() && foreign.exists() && report.exists());
-        assert_eq!(
-            remove_stale_temp_files(&dir.path().join("absent")).expect("no folder"),
-            Vec::<PathBuf>::new()
-        );
-    }
-
-    #[test]
-    fn a_written_report_leaves_no_temp_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        write_atomic(&dir.path().join("t.json"), b"{}").expect("written");
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .expect("read_dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["t.json"]);
     }
 
     #[test]
@@ -492,5 +538,43 @@ mod tests {
         let info = KnownFailuresVersion::new("curl", &made_with, &same).expect("declared");
         assert!(info.version_matches && info.note.is_none());
         assert_eq!(KnownFailuresVersion::new("curl", &[], &VersionCheck::Undeclared), None);
+    }
+
+    #[test]
+    fn shards_parse_from_i_of_n_and_refuse_the_rest() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!("1/1".parse::<Shard>(), Ok(Shard { index: 1, count: 1 }));
+        for bad in ["0/2", "3/2", "x", "1/0", "0/0", "1/", "/2", "-1/2", "1/2/3", ""] {
+            let err = bad.parse::<Shard>().expect_err(bad);
+            assert!(err.contains("1 <= i <= n"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_shards_of_a_count_split_the_cases_between_them_without_overlap() {
+        let ids: Vec<String> = (0..300).map(|i| format!("area/case-{i}")).collect();
+        for count in 1..=5 {
+            let shards: Vec<Shard> = (1..=count).map(|index| Shard { index, count }).collect();
+            for id in &ids {
+                assert_eq!(
+                    shards.iter().filter(|s| s.holds(id)).count(),
+                    1,
+                    "{id} in {count} shards"
+                );
+            }
+            for shard in &shards {
+                let held = ids.iter().filter(|id| shard.holds(id)).count();
+                assert!(held > 300 / count as usize / 2, "{shard} holds only {held} of 300");
+            }
+        }
+    }
+
+    #[test]
+    fn shard_files_are_named_apart_from_the_whole_run() {
+        assert_eq!(Shard::file_name(None, "curl"), "curl.json");
+        assert_eq!(
+            Shard::file_name(Some(Shard { index: 2, count: 4 }), "curl"),
+            "curl.shard-2-of-4.json"
+        );
     }
 }
