@@ -74,6 +74,7 @@ pub mod exhaustion;
 pub mod mutation;
 pub mod origin;
 pub mod properties;
+pub mod publish;
 pub mod report;
 pub mod runner;
 pub mod targets;
