@@ -5,6 +5,7 @@ pub mod print;
 mod explain;
 mod mutants;
 mod progress;
+mod report;
 mod requirements;
 mod run;
 mod signals;
@@ -47,6 +48,8 @@ enum Command {
     Requirements(requirements::RequirementsArgs),
     /// List every target with its client's version, or why it is skipped here.
     Targets(targets::TargetsArgs),
+    /// Turn results files into index.html, summary.md and junit.xml.
+    Report(report::ReportArgs),
 }
 
 /// Options shared by the commands that load a suite.
@@ -113,6 +116,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Explain(args) => explain::run(args),
         Command::Requirements(args) => requirements::run(args),
         Command::Targets(args) => targets::run(args),
+        Command::Report(args) => report::run(args),
         Command::Schema => {
             print::stdout_text(&case::schema::schema_json());
             Ok(ExitCode::SUCCESS)

@@ -119,7 +119,12 @@ fn page_data<'a>(results: &Results<'a>) -> PageData<'a> {
             .map(|target| {
                 let report = results.report(target, *profile);
                 let kinds: HashMap<&str, VerdictKind> = report
-                    .map(|r| r.results.iter().map(|r| (r.result.id.as_str(), r.result.verdict.kind)).collect())
+                    .map(|r| {
+                        r.results
+                            .iter()
+                            .map(|r| (r.result.id.as_str(), r.result.verdict.kind))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 results
                     .cases
@@ -137,7 +142,11 @@ fn page_data<'a>(results: &Results<'a>) -> PageData<'a> {
             let versions = results
                 .profiles
                 .iter()
-                .filter_map(|p| results.report(target, *p).map(|r| (p.as_str(), r.target.version.as_str())))
+                .filter_map(|p| {
+                    results
+                        .report(target, *p)
+                        .map(|r| (p.as_str(), r.target.version.as_str()))
+                })
                 .collect();
             (*target, versions)
         })
@@ -150,7 +159,12 @@ fn page_data<'a>(results: &Results<'a>) -> PageData<'a> {
                 if let Some(req) = results.catalogue.get(id) {
                     rules.insert(
                         req.id.as_str(),
-                        (req.level.as_str(), req.source.as_str(), req.rule.as_str(), req.quote.as_str()),
+                        (
+                            req.level.as_str(),
+                            req.source.as_str(),
+                            req.rule.as_str(),
+                            req.quote.as_str(),
+                        ),
                     );
                 }
             }
@@ -170,6 +184,20 @@ fn page_data<'a>(results: &Results<'a>) -> PageData<'a> {
     }
 }
 
+/// A broken expectation: `[hop, step, field, expected, seen, rule, section]`.
+type EvidenceRow<'a> = (
+    Option<usize>,
+    Option<usize>,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
+/// A hop: `[index, method, url, status, [header line index], body]`.
+type HopRow<'a> = (usize, &'a str, String, u16, Vec<usize>, String);
+
 /// One cell's details, kept short: header lines are indices into a table
 /// shared by the page (most repeat across cases and targets).
 #[derive(Serialize)]
@@ -183,9 +211,9 @@ struct CellDetail<'a> {
     r: &'a [String],
     /// Evidence: `[hop, step, field, expected, seen, rule, section]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    e: Vec<(Option<usize>, Option<usize>, &'a str, &'a str, &'a str, &'a str, &'a str)>,
+    e: Vec<EvidenceRow<'a>>,
     /// Hops: `[index, method, url, status, [header line index], body]`.
-    h: Vec<(usize, &'a str, String, u16, Vec<usize>, String)>,
+    h: Vec<HopRow<'a>>,
     /// Steps as the client reported them: `[status, url, error]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     s: Vec<(Option<u16>, Option<&'a str>, Option<&'a str>)>,
@@ -217,8 +245,19 @@ impl<'a> CellDetail<'a> {
                 .hops
                 .iter()
                 .map(|hop| {
-                    let headers = hop.headers.iter().map(|(n, v)| lines.intern(format!("{n}: {v}"))).collect();
-                    (hop.index, hop.method.as_str(), hop.url(), hop.status, headers, describe_body(hop))
+                    let headers = hop
+                        .headers
+                        .iter()
+                        .map(|(n, v)| lines.intern(format!("{n}: {v}")))
+                        .collect();
+                    (
+                        hop.index,
+                        hop.method.as_str(),
+                        hop.url(),
+                        hop.status,
+                        headers,
+                        describe_body(hop),
+                    )
                 })
                 .collect(),
             s: result

@@ -35,9 +35,7 @@ pub fn markdown(results: &Results) -> String {
         }
         let _ = writeln!(out, " {} | {} |", score(t.must), score(t.should));
     }
-    out.push_str(
-        "\nMUST and SHOULD: the share of that level's cases that pass, of those the target supports.\n",
-    );
+    out.push_str("\nMUST and SHOULD: the share of that level's cases that pass, of those the target supports.\n");
 
     let failed: Vec<_> = results
         .reports()
@@ -70,11 +68,7 @@ pub fn markdown(results: &Results) -> String {
         );
     }
     if failed.len() > MAX_FAILURES {
-        let _ = writeln!(
-            out,
-            "\n… and {} more: see `index.html`.",
-            failed.len() - MAX_FAILURES
-        );
+        let _ = writeln!(out, "\n… and {} more: see `index.html`.", failed.len() - MAX_FAILURES);
     }
     out
 }
@@ -128,9 +122,8 @@ mod tests {
         assert!(text.contains("## Failed MUST cases (2)"), "{text}");
         let rule = &catalogue.get("RED-307-METHOD").expect("in the catalogue").rule;
         assert!(
-            text.contains(&format!(
-                "| `redirect/307/post-keeps-method` | bad | rfc9110 | RED-307-METHOD ("
-            )) && text.contains(&cell(rule)),
+            text.contains("| `redirect/307/post-keeps-method` | bad | rfc9110 | RED-307-METHOD (")
+                && text.contains(&cell(rule)),
             "{text}"
         );
     }

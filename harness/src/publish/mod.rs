@@ -294,7 +294,12 @@ pub(crate) mod tests {
         let rows = |fail: VerdictKind, warn: VerdictKind| {
             vec![
                 record("redirect/307/post-keeps-method", Level::Must, fail, ("accept", "*/*")),
-                record("redirect/307/unsupported", Level::Must, VerdictKind::Unsupported, ("a", "b")),
+                record(
+                    "redirect/307/unsupported",
+                    Level::Must,
+                    VerdictKind::Unsupported,
+                    ("a", "b"),
+                ),
                 record("redirect/301/should", Level::Should, warn, ("a", "b")),
                 record("hsts/upgrade/fetch-only", Level::Fetch, VerdictKind::Pass, ("a", "b")),
             ]

@@ -93,13 +93,6 @@
       parts.push(el("p", null, el("span", { class: "badge v-" + d.v }, data.symbols[Object.keys(names).find((k) => names[k] === d.v)] + " " + d.v), " ", d.d));
       if (d.o) parts.push(el("p", { class: "meta" }, "outcome: " + d.o));
       if (d.k) parts.push(el("p", { class: "meta" }, "known failure: " + d.k));
-      parts.push(el("h3", null, "Rules"));
-      const cited = [...new Set(d.r.concat((d.e || []).map((e) => e[5])))];
-      for (const rid of cited) {
-        const rule = data.rules[rid];
-        parts.push(el("p", null, el("code", null, rid), rule ? " (" + rule[0] + ", " + rule[1] + ") " + rule[2] : ""));
-        if (rule) parts.push(el("blockquote", null, rule[3]));
-      }
       if (d.e && d.e.length) {
         parts.push(el("h3", null, "Expected and seen"));
         parts.push(table(["where", "field", "expected", "seen", "rule", "section"], d.e.map(([hop, step, field, expected, seen, rule, section]) =>
@@ -116,11 +109,23 @@
           el("pre", { class: "mono" }, headers.map((h) => lines[h]).join("\n")),
           el("div", { class: "body" }, "body: " + bodyText)));
       }
+      parts.push(el("h3", null, "Rules"));
+      const cited = [...new Set(d.r.concat((d.e || []).map((e) => e[5])))];
+      for (const rid of cited) {
+        const rule = data.rules[rid];
+        parts.push(el("p", null, el("code", null, rid), rule ? " (" + rule[0] + ", " + rule[1] + ") " + rule[2] : ""));
+        if (rule) parts.push(el("blockquote", null, rule[3]));
+      }
       if (d.x) parts.push(el("h3", null, "stderr"), el("pre", { class: "stderr mono" }, d.x));
       parts.push(el("p", { class: "meta" }, d.ms + " ms"));
     }
     panel.replaceChildren(...parts);
-    document.getElementById("panel").hidden = false;
+    showPanel(true);
+  }
+
+  function showPanel(shown) {
+    document.getElementById("panel").hidden = !shown;
+    document.body.classList.toggle("panel-open", shown);
   }
 
   const matrix = document.getElementById("matrix-body");
@@ -133,10 +138,10 @@
   }
   matrix.addEventListener("click", cellEvent);
   matrix.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); cellEvent(event); } });
-  document.getElementById("panel-close").addEventListener("click", () => { document.getElementById("panel").hidden = true; });
-  document.addEventListener("keydown", (event) => { if (event.key === "Escape") document.getElementById("panel").hidden = true; });
+  document.getElementById("panel-close").addEventListener("click", () => showPanel(false));
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") showPanel(false); });
 
-  for (const radio of document.querySelectorAll("input[name=profile]")) radio.addEventListener("change", () => { state.profile = radio.value; document.getElementById("panel").hidden = true; render(); });
+  for (const radio of document.querySelectorAll("input[name=profile]")) radio.addEventListener("change", () => { state.profile = radio.value; showPanel(false); render(); });
   areaSelect.addEventListener("change", () => { state.area = areaSelect.value; render(); });
   for (const box of document.querySelectorAll("input[name=verdict]")) box.addEventListener("change", () => { box.checked ? state.verdicts.add(box.value) : state.verdicts.delete(box.value); render(); });
   for (const box of document.querySelectorAll("input[name=target]")) box.addEventListener("change", () => { const t = Number(box.value); box.checked ? state.targets.add(t) : state.targets.delete(t); render(); });
