@@ -78,7 +78,7 @@ async function check(page) {
   if (wanted !== undefined) expect(targets === wanted, `the page holds the ${wanted} targets run (${targets})`);
   // Row by row, then target by target, as the data has them.
   const expectedCodes = (profile) =>
-    data.cases.map((_, c) => data.verdicts[profile].map((codes) => codes[c]).join("")).join("");
+    data.cases.map((_, c) => data.verdicts[profile].map((codes) => codes[c]).join("")).join("").toLowerCase();
   expect(seen.codes === expectedCodes(data.profiles[0]), "every cell shows its verdict");
   const symbols = await page.$$eval("#matrix-body td.c", (cells) => new Set(cells.map((c) => c.textContent)).size);
   expect(symbols >= 2, "cells show verdict symbols");
@@ -106,7 +106,7 @@ async function check(page) {
   // Verdict filter: only rows with a fail in some column.
   await setChecked(page, "input[name=verdict]:not([value=fail])", false);
   const failing = (profile) =>
-    data.cases.filter((_, c) => data.verdicts[profile].some((codes) => codes[c] === "f")).length;
+    data.cases.filter((_, c) => data.verdicts[profile].some((codes) => codes[c].toLowerCase() === "f")).length;
   seen = await counts(page);
   const first = data.profiles[0];
   expect(seen.rows === failing(first), `the verdict filter shows the ${failing(first)} cases with a fail (${seen.rows})`);
@@ -116,7 +116,7 @@ async function check(page) {
     const other = data.profiles[1];
     await page.click(`input[name=profile][value=${other}]`);
     seen = await counts(page);
-    const fails = data.verdicts[other].join("").split("f").length - 1;
+    const fails = data.verdicts[other].join("").toLowerCase().split("f").length - 1;
     expect(seen.profiles.join() === other, `the profile switch shows ${other}'s summary only (${seen.profiles})`);
     expect(seen.rows === failing(other) && seen.fails === fails, `the profile switch shows ${other}'s verdicts (${seen.fails} fails)`);
     await setChecked(page, "input[name=verdict]", true);

@@ -103,7 +103,8 @@ struct PageData<'a> {
     targets: Vec<(&'a str, BTreeMap<&'static str, &'a str>)>,
     /// `[id, area, requirement, level]`, in row order.
     cases: Vec<(&'a str, &'a str, &'a str, &'static str)>,
-    /// Per profile, per target: one character per case (`p f w i u e`, `.` none).
+    /// Per profile, per target: one character per case (`p f w i u e`, in
+    /// capitals when the target's known-failures file lists the case; `.` none).
     verdicts: BTreeMap<&'static str, Vec<String>>,
     /// The cited requirements: `{id: [level, source, rule, quote]}`.
     rules: BTreeMap<&'a str, (&'static str, &'a str, &'a str, &'a str)>,
@@ -118,18 +119,13 @@ fn page_data<'a>(results: &Results<'a>) -> PageData<'a> {
             .iter()
             .map(|target| {
                 let report = results.report(target, *profile);
-                let kinds: HashMap<&str, VerdictKind> = report
-                    .map(|r| {
-                        r.results
-                            .iter()
-                            .map(|r| (r.result.id.as_str(), r.result.verdict.kind))
-                            .collect()
-                    })
+                let codes: HashMap<&str, char> = report
+                    .map(|r| r.results.iter().map(|r| (r.result.id.as_str(), cell_code(r))).collect())
                     .unwrap_or_default();
                 results
                     .cases
                     .iter()
-                    .map(|row| kinds.get(row.id).map_or('.', |k| code(*k)))
+                    .map(|row| codes.get(row.id).copied().unwrap_or('.'))
                     .collect()
             })
             .collect();
@@ -299,6 +295,16 @@ impl Interner {
     }
 }
 
+/// A cell's verdict code, a capital when the case is a known failure.
+fn cell_code(record: &ResultRecord) -> char {
+    let code = code(record.result.verdict.kind);
+    if record.known_failure.is_some() {
+        code.to_ascii_uppercase()
+    } else {
+        code
+    }
+}
+
 fn code(kind: VerdictKind) -> char {
     match kind {
         VerdictKind::Pass => 'p',
@@ -377,6 +383,14 @@ mod tests {
         assert!(text.contains("\\u003c/script\\u003e"), "escaped in the JSON");
         assert!(text.contains("evil&lt;img src=x&gt;"), "escaped in the HTML");
         assert_eq!(text.matches("</script>").count(), text.matches("<script").count());
+    }
+
+    #[test]
+    fn a_known_failure_s_code_is_a_capital() {
+        let mut known = record("a/b", Level::Must, VerdictKind::Fail, ("a", "b"));
+        assert_eq!(cell_code(&known), 'f');
+        known.known_failure = Some("listed".into());
+        assert_eq!(cell_code(&known), 'F');
     }
 
     #[test]

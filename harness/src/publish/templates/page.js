@@ -41,7 +41,7 @@
     data.cases.forEach(([id, caseArea, requirement, level], c) => {
       if (state.area && caseArea !== state.area) return;
       const cells = shown.map((t) => (codes[t] || "")[c] || ".");
-      if (!cells.some((code) => code !== "." && state.verdicts.has(names[code]))) return;
+      if (!cells.some((code) => code !== "." && state.verdicts.has(names[code.toLowerCase()]))) return;
       if (caseArea !== area) {
         area = caseArea; req = null;
         body.append(el("tr", { class: "area" }, el("td", { colspan: String(shown.length + 1) }, caseArea)));
@@ -54,8 +54,12 @@
       }
       const row = el("tr", { class: "case", "data-c": String(c) }, el("th", { scope: "row" }, el("span", { class: "mono" }, id), el("span", { class: "lvl" }, level)));
       cells.forEach((code, i) => {
-        const kind = names[code];
-        const cell = el("td", { class: "c " + (kind ? "v-" + kind : "none"), "data-t": String(shown[i]), tabindex: "0", title: kind || "not run" }, kind ? data.symbols[code] : "·");
+        // A capital marks a case the target's known-failures file lists.
+        const lower = code.toLowerCase();
+        const kind = names[lower];
+        const known = code !== lower;
+        const cell = el("td", { class: "c " + (kind ? "v-" + kind : "none") + (known ? " known" : ""), "data-t": String(shown[i]), tabindex: "0",
+          title: kind ? kind + (known ? " (known failure)" : "") : "not run" }, kind ? data.symbols[lower] : "·");
         row.append(cell);
       });
       body.append(row);
