@@ -59,15 +59,21 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every `*.json` directly in `dir`, read as a results file, in name order.
-/// A folder with none, or a file that is not a results file, is an error
-/// naming it.
+/// The file `hopcheck mutants` writes beside the results by default: a kill
+/// matrix, not a results file.
+const MUTANTS_FILE: &str = "mutants.json";
+
+/// Every `*.json` directly in `dir` but [`MUTANTS_FILE`], read as a results
+/// file, in name order. A folder with none, or a file that is not a results
+/// file, is an error naming it.
 fn read_folder(dir: &Path) -> Result<Vec<Report>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?.path();
-        if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
+        let results_file = path.extension().is_some_and(|ext| ext == "json")
+            && path.file_name().is_some_and(|name| name != MUTANTS_FILE);
+        if results_file && path.is_file() {
             files.push(path);
         }
     }
