@@ -64,16 +64,12 @@ pub fn html(results: &Results) -> Result<String, PublishError> {
                 name => *target, version => &report.target.version, cases => report.results.len(),
                 counts, bars, scores,
             });
+            let by_id: HashMap<&str, &ResultRecord> =
+                report.results.iter().map(|r| (r.result.id.as_str(), r)).collect();
             let cells: Vec<Option<CellDetail>> = results
                 .cases
                 .iter()
-                .map(|row| {
-                    report
-                        .results
-                        .iter()
-                        .find(|r| r.result.id == row.id)
-                        .map(|r| CellDetail::new(r, &mut lines))
-                })
+                .map(|row| by_id.get(row.id).map(|r| CellDetail::new(r, &mut lines)))
                 .collect();
             blobs.push(context! { id => format!("cells-{}-{t}", profile.as_str()), json => safe_json(&cells) });
         }
