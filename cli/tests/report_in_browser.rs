@@ -3,7 +3,8 @@
 //! loads; `reports/browser-check/check.mjs` (puppeteer-core) checks the
 //! matrix, a cell's transcript, the filters and the profile switch, and
 //! saves `reports/screenshot.png`. A second trial times a page of 600 cases
-//! × 15 targets × 2 profiles.
+//! × 15 targets × 2 profiles; a third opens a cell whose header, target and
+//! version are markup, which must show as text and run nothing.
 //!
 //! Needs Debian's Chromium and the check's node modules; without them the
 //! trials fail with the install commands, or with `HOPCHECK_ALLOW_SKIP=1`
@@ -60,6 +61,11 @@ fn main() {
         Trial::test(
             "report_in_browser/size_and_load_time_600x15x2",
             guard(size_and_load_time),
+        )
+        .with_ignored_flag(ignored),
+        Trial::test(
+            "report_in_browser/hostile_case_data_stays_text",
+            guard(hostile_case_data_stays_text),
         )
         .with_ignored_flag(ignored),
     ];
@@ -162,6 +168,37 @@ fn size_and_load_time() -> Result<(), Failed> {
     let rendered = started.elapsed();
     let output = node(&["--measure", index.to_str().ok_or("path")?])?;
     eprintln!("600 cases × 15 targets × 2 profiles: hopcheck report took {rendered:.1?}; {output}");
+    Ok(())
+}
+
+/// A header value, a target name and a version that would run script if
+/// the page let them through as markup.
+fn hostile_case_data_stays_text() -> Result<(), Failed> {
+    const HEADER: &str = "<script>alert('header')</script>";
+    let root = tempfile::tempdir()?;
+    for profile in Profile::ALL {
+        let mut result = synthetic_result(0, 1, &["RED-307-METHOD"]);
+        result.result.hops[0].headers.push(("x-hostile".into(), HEADER.into()));
+        let info = TargetInfo {
+            name: "<img src=x onerror=alert('name')>".into(),
+            version: "<svg onload=alert('version')>".into(),
+        };
+        let report = Report::new("fnv64:0".into(), info, profile, vec![result]);
+        report.write_json(&root.path().join(profile.as_str()).join("hostile.json"))?;
+    }
+    let index = report(root.path())?;
+    let screenshot = root.path().join("hostile.png");
+    let output = node(&[
+        index.to_str().ok_or("path")?,
+        screenshot.to_str().ok_or("path")?,
+        "--rows",
+        "1",
+        "--targets",
+        "1",
+        "--panel-text",
+        &format!("x-hostile: {HEADER}"),
+    ])?;
+    eprintln!("{output}");
     Ok(())
 }
 
