@@ -4,7 +4,8 @@
 //! Data flows one way: [`case`] (load and validate case files) → [`origin`]
 //! (scripted servers, routing, TLS, recording) → [`targets`] (drive a client)
 //! → [`runner`] (schedule, time out, collect) → [`verdict`] (judge) →
-//! [`report`] (JSON and friends). Beside them: [`mutation`] (the reference
+//! [`report`] (JSON and friends) → [`publish`] (HTML page, Markdown
+//! summary, JUnit XML). Beside them: [`mutation`] (the reference
 //! with one rule broken, per case), [`properties`] (generated cases, shrunk
 //! to a case file on failure) and [`trace`] (requirements → cases →
 //! verdicts).
@@ -74,6 +75,7 @@ pub mod exhaustion;
 pub mod mutation;
 pub mod origin;
 pub mod properties;
+pub mod publish;
 pub mod report;
 pub mod runner;
 pub mod targets;

@@ -5,6 +5,7 @@ pub mod print;
 mod explain;
 mod mutants;
 mod progress;
+mod report;
 mod requirements;
 mod run;
 mod signals;
@@ -52,6 +53,8 @@ enum Command {
     Requirements(requirements::RequirementsArgs),
     /// List every target with its client's version, or why it is skipped here.
     Targets(targets::TargetsArgs),
+    /// Turn results files into index.html, summary.md and junit.xml.
+    Report(report::ReportArgs),
 }
 
 /// Options shared by the commands that load a suite.
@@ -118,6 +121,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Explain(args) => explain::run(args),
         Command::Requirements(args) => requirements::run(args),
         Command::Targets(args) => targets::run(args),
+        Command::Report(args) => report::run(args),
         Command::Schema { report } => {
             print::stdout_text(&if report {
                 hopcheck::report::schema::schema_json()
