@@ -73,6 +73,7 @@ pub mod conformance;
 pub mod exhaustion;
 pub mod mutation;
 pub mod origin;
+pub mod probe;
 pub mod properties;
 pub mod report;
 pub mod runner;
