@@ -131,6 +131,7 @@ impl Answer {
 /// The verdict on one probe case.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Judgement {
+    #[serde(rename = "verdict")]
     pub kind: VerdictKind,
     /// The preload issue code of a preload miss (`preload.max_age_too_low`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
