@@ -319,17 +319,22 @@ fn find(case: &ProbeCase, url: &url::Url, last: &Answer, sent: &[(url::Url, Answ
         },
         Check::NotModifiedHeaders => not_modified(sent),
         Check::PreloadMaxAge => preload_field(&sts, |directives| {
-            let value = directive(directives, "max-age");
-            match value.map(|v| v.parse::<u64>()) {
-                None => Err(("preload.max_age_missing", "no max-age".to_owned())),
-                Some(Ok(age)) if age >= PRELOAD_MIN_MAX_AGE => Ok(format!("max-age={age}")),
-                Some(Ok(age)) => Err((
+            let Some(max_age) = find_directive(directives, "max-age") else {
+                return Err(("preload.max_age_missing", "no max-age".to_owned()));
+            };
+            let value = max_age.value.as_deref().unwrap_or_default();
+            let digits = !max_age.quoted && !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            match value.parse::<u64>() {
+                Ok(age) if digits && age >= PRELOAD_MIN_MAX_AGE => Ok(format!("max-age={age}")),
+                // Digits beyond u64: far more than a year.
+                Err(_) if digits => Ok(format!("max-age={value}")),
+                Ok(age) if digits => Err((
                     "preload.max_age_too_low",
                     format!("max-age={age}, below {PRELOAD_MIN_MAX_AGE}"),
                 )),
-                Some(Err(_)) => Err((
+                _ => Err((
                     "preload.max_age_non_digit",
-                    format!("max-age `{}` is not unquoted digits", value.unwrap_or_default()),
+                    format!("max-age `{}` is not unquoted digits", value),
                 )),
             }
         }),
@@ -379,10 +384,7 @@ fn each_sts(sts: &[&str], check: impl Fn(&str) -> Result<(), String>) -> Finding
 }
 
 /// A preload check on the first STS field (hstspreload reads one).
-fn preload_field(
-    sts: &[&str],
-    check: impl Fn(&[(String, Option<String>)]) -> Result<String, (&'static str, String)>,
-) -> Finding {
+fn preload_field(sts: &[&str], check: impl Fn(&[Directive]) -> Result<String, (&'static str, String)>) -> Finding {
     let Some(value) = sts.first() else {
         return Finding::Preload("preload.no_header", "no Strict-Transport-Security field".to_owned());
     };
@@ -395,11 +397,13 @@ fn preload_field(
     }
 }
 
-fn directive<'d>(directives: &'d [(String, Option<String>)], name: &str) -> Option<&'d str> {
-    directives
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_deref().unwrap_or_default())
+fn find_directive<'d>(directives: &'d [Directive], name: &str) -> Option<&'d Directive> {
+    directives.iter().find(|d| d.name == name)
+}
+
+/// The value of directive `name` (empty when it has none), if present.
+fn directive<'d>(directives: &'d [Directive], name: &str) -> Option<&'d str> {
+    find_directive(directives, name).map(|d| d.value.as_deref().unwrap_or_default())
 }
 
 fn not_modified(sent: &[(url::Url, Answer)]) -> Finding {
@@ -424,10 +428,22 @@ fn not_modified(sent: &[(url::Url, Answer)]) -> Finding {
     }
 }
 
-/// The directives of a Strict-Transport-Security value per RFC 6797 §6.1
-/// (names lower-case, quoted values unquoted), or why it does not match.
-pub fn parse_sts(value: &str) -> Result<Vec<(String, Option<String>)>, String> {
-    let mut directives: Vec<(String, Option<String>)> = Vec::new();
+/// One directive of a Strict-Transport-Security value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    /// Lower-case.
+    pub name: String,
+    /// The value, unquoted.
+    pub value: Option<String>,
+    /// Whether the value was a quoted-string (valid for RFC 6797, refused
+    /// by the preload list's checker).
+    pub quoted: bool,
+}
+
+/// The directives of a Strict-Transport-Security value per RFC 6797 §6.1,
+/// or why it does not match.
+pub fn parse_sts(value: &str) -> Result<Vec<Directive>, String> {
+    let mut directives: Vec<Directive> = Vec::new();
     for part in value.split(';') {
         let part = part.trim_matches([' ', '\t']);
         if part.is_empty() {
@@ -440,18 +456,19 @@ pub fn parse_sts(value: &str) -> Result<Vec<(String, Option<String>)>, String> {
         if !is_token(name) {
             return Err(format!("directive name `{name}` is not a token"));
         }
-        let value = match raw {
-            None => None,
-            Some(raw) if is_token(raw) => Some(raw.to_owned()),
-            Some(raw) => {
-                Some(unquote(raw).ok_or_else(|| format!("value `{raw}` is neither a token nor a quoted-string"))?)
-            }
+        let (value, quoted) = match raw {
+            None => (None, false),
+            Some(raw) if is_token(raw) => (Some(raw.to_owned()), false),
+            Some(raw) => (
+                Some(unquote(raw).ok_or_else(|| format!("value `{raw}` is neither a token nor a quoted-string"))?),
+                true,
+            ),
         };
         let name = name.to_ascii_lowercase();
-        if directives.iter().any(|(n, _)| *n == name) {
+        if directives.iter().any(|d| d.name == name) {
             return Err(format!("directive `{name}` appears twice"));
         }
-        directives.push((name, value));
+        directives.push(Directive { name, value, quoted });
     }
     Ok(directives)
 }
@@ -492,7 +509,123 @@ fn unquote(raw: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::probe::load::parse_probe;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::load(&crate::project_dir("suites").join("requirements.toml")).expect("catalogue")
+    }
+
+    /// The verdict of a one-request case with `check`, citing `rule`, on `answer`.
+    fn verdict(id: &str, rule: &str, check: &str, url: &str, answer: Answer) -> Judgement {
+        let catalogue = catalogue();
+        let src = format!(
+            "description = \"d\"\nrequirements = [\"{rule}\"]\ncheck = \"{check}\"\n[[request]]\npath = \"/\"\n"
+        );
+        let case = parse_probe(id, Path::new("x.toml"), &src, &catalogue).expect("case");
+        let url = url::Url::parse(url).expect("url");
+        judge(&case, &catalogue, &[(url, answer)])
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Answer {
+        Answer {
+            status,
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::must_miss_fails("HSTS-SRV-ONE", "sts-at-most-one", &[("strict-transport-security", "max-age=1"), ("strict-transport-security", "max-age=1")], VerdictKind::Fail)]
+    #[case::should_miss_warns("HSTS-SRV-SEND", "sts-present", &[], VerdictKind::Warn)]
+    #[case::info_miss_is_info("HSTS-SRV-MAXAGE-ZERO", "sts-max-age-nonzero", &[("strict-transport-security", "max-age=0")], VerdictKind::Info)]
+    #[case::nothing_to_judge("HSTS-SRV-SYNTAX", "sts-syntax", &[], VerdictKind::Unsupported)]
+    #[case::holds("HSTS-SRV-SYNTAX", "sts-syntax", &[("strict-transport-security", "max-age=1; preload")], VerdictKind::Pass)]
+    fn a_miss_is_graded_by_the_cited_level(
+        #[case] rule: &str,
+        #[case] check: &str,
+        #[case] headers: &[(&str, &str)],
+        #[case] expected: VerdictKind,
+    ) {
+        let judgement = verdict("hsts/x", rule, check, "https://site.test/", answer(200, headers));
+        assert_eq!(judgement.kind, expected, "{}", judgement.reason);
+    }
+
+    #[rstest::rstest]
+    #[case(
+        "max-age=300; includeSubDomains; preload",
+        "preload-max-age",
+        Some("preload.max_age_too_low")
+    )]
+    #[case(
+        "max-age=\"31536000\"; includeSubDomains; preload",
+        "preload-max-age",
+        Some("preload.max_age_non_digit")
+    )]
+    #[case(
+        "max-age=31536000; preload",
+        "preload-include-subdomains",
+        Some("preload.no_include_subdomains")
+    )]
+    #[case(
+        "max-age=31536000; includeSubDomains",
+        "preload-directive",
+        Some("preload.no_preload_directive")
+    )]
+    #[case("max-age=31536000; includeSubDomains; preload", "preload-directive", None)]
+    fn preload_misses_warn_with_their_issue_code(#[case] sts: &str, #[case] check: &str, #[case] code: Option<&str>) {
+        let judgement = verdict(
+            "preload/x",
+            "PRE-HEADER",
+            check,
+            "https://site.test/",
+            answer(200, &[("strict-transport-security", sts)]),
+        );
+        assert_eq!(judgement.code.as_deref(), code, "{}", judgement.reason);
+        let kind = if code.is_some() {
+            VerdictKind::Warn
+        } else {
+            VerdictKind::Pass
+        };
+        assert_eq!(judgement.kind, kind);
+    }
+
+    #[rstest::rstest]
+    #[case::raw_space("/a b", VerdictKind::Fail)]
+    #[case::non_ascii("/caf\u{e9}", VerdictKind::Fail)]
+    #[case::bad_percent("/a%zz", VerdictKind::Fail)]
+    #[case::relative("/target?x=1", VerdictKind::Pass)]
+    fn location_must_be_a_uri_reference(#[case] location: &str, #[case] expected: VerdictKind) {
+        let judgement = verdict(
+            "location/x",
+            "LOC-SYNTAX",
+            "location-syntax",
+            "https://site.test/moved",
+            answer(301, &[("location", location)]),
+        );
+        assert_eq!(judgement.kind, expected, "{}", judgement.reason);
+    }
+
+    #[rstest::rstest]
+    #[case::kept("https://site.test/p?x=1", VerdictKind::Pass)]
+    #[case::dropped("https://site.test/p", VerdictKind::Warn)]
+    #[case::not_a_redirect("", VerdictKind::Unsupported)]
+    fn an_http_redirect_keeps_the_query(#[case] location: &str, #[case] expected: VerdictKind) {
+        let response = if location.is_empty() {
+            answer(200, &[])
+        } else {
+            answer(308, &[("location", location)])
+        };
+        let judgement = verdict(
+            "redirect/x",
+            "HSTS-SRV-REDIR",
+            "redirect-keeps-query",
+            "http://site.test/p?x=1",
+            response,
+        );
+        assert_eq!(judgement.kind, expected, "{}", judgement.reason);
+    }
 
     #[rstest::rstest]
     #[case("max-age=31536000; includeSubDomains; preload", Ok(3))]
