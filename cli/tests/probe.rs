@@ -78,3 +78,22 @@ fn an_unreachable_server_is_an_error_per_case_exit_1_and_a_report() {
     assert_eq!(report["format"], "hopcheck-probe/1");
     assert_eq!(report["results"][0]["verdict"], "error");
 }
+
+#[test]
+fn a_ca_file_without_certificates_is_a_usage_error() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let ca = tempfile::NamedTempFile::new().expect("ca");
+    std::fs::write(ca.path(), "not a certificate\n").expect("write");
+    let output = probe(&["https://site.test/", "--connect", "127.0.0.1:1", "--ca"])
+        .arg(ca.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("hopcheck starts");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("no usable certificate"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
