@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::case::{Catalogue, Level};
 use crate::verdict::VerdictKind;
 
-use super::load::ProbeCase;
+use super::load::{ProbeCase, Scheme};
 
 /// The judgement a probe case applies, by name in the case file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -99,6 +99,22 @@ impl Check {
                 | Check::PreloadDirective
                 | Check::PreloadHttpRedirect
         )
+    }
+
+    /// The scheme the judged (last) request must use, when the check means one.
+    pub(crate) fn scheme(self) -> Option<Scheme> {
+        match self {
+            Check::StsAbsentOverHttp | Check::PreloadHttpRedirect => Some(Scheme::Http),
+            Check::StsPresent
+            | Check::StsAtMostOne
+            | Check::StsSyntax
+            | Check::StsMaxAge
+            | Check::StsMaxAgeNonzero
+            | Check::PreloadMaxAge
+            | Check::PreloadIncludeSubdomains
+            | Check::PreloadDirective => Some(Scheme::Https),
+            _ => None,
+        }
     }
 
     pub(crate) fn needs_status(self) -> bool {

@@ -244,6 +244,20 @@ pub fn parse_probe(id: &str, path: &Path, src: &str, catalogue: &Catalogue) -> R
             )));
         }
     }
+    if let (Some(scheme), Some(last)) = (file.check.scheme(), file.request.last()) {
+        if last.scheme != scheme {
+            let index = file.request.len() - 1;
+            return Err(fail(at(
+                key_path!["request", index, "scheme"],
+                format!(
+                    "check `{}` judges an answer over {}",
+                    file.check.as_str(),
+                    scheme.as_str()
+                ),
+                Some(format!("set `scheme = \"{}\"` on the last request", scheme.as_str())),
+            )));
+        }
+    }
     if file.check.needs_two_requests() && file.request.len() < 2 {
         return Err(fail(at(
             key_path!["request"],
@@ -281,6 +295,7 @@ mod tests {
     #[case::client_rule(GOOD.replace("HSTS-SRV-ONE", "RED-307-METHOD"), (2, 17), Some("requirements[0]"), "binds clients")]
     #[case::bad_path(GOOD.replace("path = \"/\"", "path = \"/a b\""), (6, 8), Some("request[0].path"), "not an origin-form target")]
     #[case::unknown_check(GOOD.replace("sts-at-most-one", "sts-once"), (3, 9), Some("check"), "unknown value")]
+    #[case::wrong_scheme(GOOD.replace("sts-at-most-one", "sts-absent-over-http"), (5, 1), Some("request[0].scheme"), "judges an answer over http")]
     #[case::preload_outside(GOOD.replace("sts-at-most-one", "preload-max-age"), (3, 9), Some("check"), "belongs in the `preload` area")]
     fn a_bad_file_points_at_the_key(
         #[case] src: String,
