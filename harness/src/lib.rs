@@ -8,7 +8,9 @@
 //! summary, JUnit XML). Beside them: [`mutation`] (the reference
 //! with one rule broken, per case), [`properties`] (generated cases, shrunk
 //! to a case file on failure) and [`trace`] (requirements → cases →
-//! verdicts).
+//! verdicts). [`probe`] turns the roles around: hopcheck is the client and
+//! a server's redirects and HSTS headers are judged (`probes/`, `hopcheck
+//! probe`), with the same verdict kinds.
 //!
 //! The `hopcheck` command line is a crate of its own (`hopcheck-cli`, in
 //! `cli/`) that only wires these: this library never prints, and without
@@ -74,6 +76,7 @@ pub mod conformance;
 pub mod exhaustion;
 pub mod mutation;
 pub mod origin;
+pub mod probe;
 pub mod properties;
 pub mod publish;
 pub mod report;

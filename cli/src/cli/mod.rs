@@ -4,6 +4,7 @@ pub mod print;
 
 mod explain;
 mod mutants;
+mod probe;
 mod progress;
 mod report;
 mod requirements;
@@ -40,6 +41,9 @@ enum Command {
     Run(run::RunArgs),
     /// Run every case against the reference and each mutant; show which mutants kill which case.
     Mutants(mutants::MutantsArgs),
+    /// Probe a server: send the server-side cases (probes/) and judge its
+    /// redirects and HSTS headers; write DIR/probe-<host>.json.
+    Probe(probe::ProbeArgs),
     /// Print a case, its rules, and the transcript of one run.
     Explain(explain::ExplainArgs),
     /// Print the JSON schema of case files (suites/schema.json), or with
@@ -119,6 +123,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         Command::Run(args) => run::run(args),
         Command::Mutants(args) => mutants::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Probe(args) => probe::run(args),
         Command::Requirements(args) => requirements::run(args),
         Command::Targets(args) => targets::run(args),
         Command::Report(args) => report::run(args),

@@ -1,7 +1,7 @@
 //! Case files: the data model, the requirements catalogue, and loading with
 //! validation. Owns everything between a TOML file on disk and a [`Case`].
 
-mod diagnostic;
+pub(crate) mod diagnostic;
 pub mod load;
 pub mod model;
 pub mod requirements;

@@ -133,6 +133,13 @@ impl TestCa {
         Ok(config)
     }
 
+    /// A valid leaf for `host`, as PEM certificate and PEM private key, for
+    /// servers outside the process (nginx and Caddy in the probe tests).
+    pub fn leaf_pem(&self, host: &str) -> Result<(String, String), rcgen::Error> {
+        let (cert, key) = leaf(&self.issuer, host, CertKind::Valid)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
     /// A client config trusting only this CA (ring provider, ALPN `http/1.1`).
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         self.client
@@ -175,13 +182,12 @@ fn new_ca(name: &str) -> Result<(rcgen::Certificate, Issuer<'static, KeyPair>), 
     Ok((cert, Issuer::new(params, key)))
 }
 
-/// Mint a leaf of `kind` for `host` signed by `signer`, wrapped in a server config.
-fn mint(
+/// A leaf certificate of `kind` for `host` (`a,b` names several) and its key.
+fn leaf(
     signer: &Issuer<'static, KeyPair>,
-    provider: &Arc<CryptoProvider>,
     host: &str,
     kind: CertKind,
-) -> Result<Arc<rustls::ServerConfig>, MintError> {
+) -> Result<(rcgen::Certificate, KeyPair), rcgen::Error> {
     let now = OffsetDateTime::now_utc();
     let name = match kind {
         CertKind::WrongName => WRONG_NAME,
@@ -209,6 +215,17 @@ fn mint(
     };
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, signer)?;
+    Ok((cert, key))
+}
+
+/// Mint a leaf of `kind` for `host` signed by `signer`, wrapped in a server config.
+fn mint(
+    signer: &Issuer<'static, KeyPair>,
+    provider: &Arc<CryptoProvider>,
+    host: &str,
+    kind: CertKind,
+) -> Result<Arc<rustls::ServerConfig>, MintError> {
+    let (cert, key) = leaf(signer, host, kind)?;
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
