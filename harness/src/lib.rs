@@ -81,6 +81,7 @@ pub mod properties;
 pub mod publish;
 pub mod report;
 pub mod runner;
+pub mod scheme;
 pub mod targets;
 pub mod trace;
 pub mod verdict;

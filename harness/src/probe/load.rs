@@ -34,21 +34,7 @@ pub struct ProbeFile {
 }
 
 /// Which transport a request goes over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-impl Scheme {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-}
+pub use crate::scheme::Scheme;
 
 fn https() -> Scheme {
     Scheme::Https

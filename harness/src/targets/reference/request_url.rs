@@ -10,28 +10,7 @@ use iri_string::types::UriStr;
 use super::resolve::{shield_percent_dots, unshield_percent_dots};
 use crate::case::Profile;
 
-/// `http` or `https`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-impl Scheme {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-
-    pub fn default_port(self) -> u16 {
-        match self {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        }
-    }
-}
+pub use crate::scheme::Scheme;
 
 /// An absolute http(s) URL split into what a request needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
