@@ -89,6 +89,29 @@ fn results_folders_become_a_page_a_summary_and_junit_with_a_suite_per_target_and
 }
 
 #[test]
+fn gzipped_results_files_are_read_beside_plain_ones() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (results, site) = (root.path().join("results"), root.path().join("site"));
+    run_both(&results, "rfc9110");
+    // `gzip -n` as reports/publish stores them: the mutant's file becomes
+    // `reference~ChangeMethodOn307.json.gz`, the reference's stays plain.
+    let gzip = Command::new("gzip")
+        .args(["-n", path(&results.join("reference~ChangeMethodOn307.json"))])
+        .status()
+        .expect("gzip starts");
+    assert!(gzip.success());
+    let out = hopcheck(&["report", "--in", path(&results), "--out", path(&site)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("2 results files: 2 targets, 2 cases"), "{stderr}");
+    let summary = std::fs::read_to_string(site.join("summary.md")).expect("summary.md");
+    assert!(
+        summary.contains("ChangeMethodOn307 | 0.1.0 | rfc9110 | 2 | 0 | 2 |"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn a_file_that_is_not_a_results_file_is_a_usage_error_naming_it() {
     let root = tempfile::tempdir().expect("tempdir");
     let broken = root.path().join("broken.json");
@@ -118,7 +141,7 @@ fn a_folder_without_results_or_with_one_target_twice_is_a_usage_error() {
     let out = hopcheck(&["report", "--in", path(empty.path())]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("no results files (*.json) in"), "{stderr}");
+    assert!(stderr.contains("no results files (*.json or *.json.gz) in"), "{stderr}");
 
     let root = tempfile::tempdir().expect("tempdir");
     let (a, b) = (root.path().join("a"), root.path().join("b"));

@@ -1,8 +1,9 @@
 //! `hopcheck report`'s page in a real browser: results of the reference and
 //! a mutant under both profiles become an index.html that headless Chromium
 //! loads; `reports/browser-check/check.mjs` (puppeteer-core) checks the
-//! matrix, a cell's transcript, the filters and the profile switch, and
-//! saves `reports/screenshot.png`. A second trial times a page of 600 cases
+//! matrix, a cell's transcript, the filters, the profile switch and links
+//! to a cell (`index.html#<profile>/<target>/<case id>`, loaded and
+//! followed), and saves `reports/screenshot.png`. A second trial times a page of 600 cases
 //! × 15 targets × 2 profiles; a third opens a cell whose header, target and
 //! version are markup, which must show as text and run nothing.
 //!
@@ -145,6 +146,15 @@ fn real_results() -> Result<(), Failed> {
         "2",
     ])?;
     eprintln!("{output}");
+    for check in [
+        "ok: the address links to the opened cell",
+        "ok: a link opens",
+        "ok: a changed fragment opens",
+    ] {
+        if !output.contains(check) {
+            return Err(format!("the check did not report `{check}`").into());
+        }
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 // Loads a hopcheck index.html in headless Chromium and checks it as a
 // person would use it: the matrix's rows and columns, a cell's panel with
-// its transcript, the area, verdict and target filters, and the profile
-// switch. Saves a screenshot.
+// its transcript, the area, verdict and target filters, the profile
+// switch, and links to a cell (index.html#<profile>/<target>/<case id>),
+// loaded and followed. Saves a screenshot.
 //
 //   node check.mjs INDEX.html SCREENSHOT.png [--rows N] [--targets N] [--panel-text TEXT]
 //   node check.mjs --measure INDEX.html   (size and load time only)
@@ -64,7 +65,58 @@ async function setChecked(page, selector, checked) {
   }, checked);
 }
 
-async function check(page) {
+// A cell's link, as the page writes it: #<profile>/<target>/<case id>.
+function linkTo(data, profile, t, caseId) {
+  return [profile, data.targets[t][0], ...caseId.split("/")].map(encodeURIComponent).join("/");
+}
+
+// What the page shows after following a link: the open panel's case and
+// its line naming target and profile, the checked profile, and whether the
+// selected cell is in the viewport.
+async function shownCell(page) {
+  await page.waitForSelector("#panel:not([hidden])", { timeout: 5000 });
+  return page.evaluate(() => {
+    const sel = document.querySelector("#matrix-body td.c.sel");
+    const box = sel && sel.getBoundingClientRect();
+    return {
+      id: document.querySelector("#panel-body h2").textContent,
+      meta: document.querySelector("#panel-body p.meta").textContent,
+      profile: document.querySelector("input[name=profile]:checked").value,
+      visible: !!box && box.top >= 0 && box.bottom <= window.innerHeight,
+    };
+  });
+}
+
+// Links: loading index.html#<profile>/<target>/<case id> opens that cell
+// under that profile; so does changing the fragment, filters notwithstanding.
+async function checkLinks(page, url, data) {
+  const profile = data.profiles[data.profiles.length - 1];
+  const [t, c] = [data.targets.length - 1, data.cases.length - 1];
+  const [target, caseId] = [data.targets[t][0], data.cases[c][0]];
+  await page.goto(url + "#" + linkTo(data, profile, t, caseId), { waitUntil: "load" });
+  await page.waitForSelector("body[data-ready]", { timeout: 30000 });
+  let shown = await shownCell(page);
+  expect(
+    shown.id === caseId && shown.meta.startsWith(target + " ") && shown.meta.includes(" · " + profile + " · ") && shown.profile === profile,
+    `a link opens ${caseId} of ${target} under ${profile} (${shown.id}; ${shown.meta}; ${shown.profile})`,
+  );
+  expect(shown.visible, "a link scrolls its cell into view");
+
+  // Hide every verdict and the target's column, then follow a link to the
+  // first case: the filters widen to show it.
+  await page.click("#panel-close");
+  await setChecked(page, "input[name=verdict]", false);
+  await page.click(`input[name=target][value='${t}']`);
+  const first = data.profiles[0];
+  await page.evaluate((hash) => { location.hash = hash; }, linkTo(data, first, t, data.cases[0][0]));
+  shown = await shownCell(page);
+  expect(
+    shown.id === data.cases[0][0] && shown.meta.startsWith(target + " ") && shown.profile === first && shown.visible,
+    `a changed fragment opens ${data.cases[0][0]} of ${target} under ${first} (${shown.id}; ${shown.meta})`,
+  );
+}
+
+async function check(page, url) {
   const data = await page.evaluate(() => JSON.parse(document.getElementById("page-data").textContent));
   const cases = data.cases.length;
   const targets = data.targets.length;
@@ -91,6 +143,9 @@ async function check(page) {
   await page.waitForSelector("#panel:not([hidden])", { timeout: 5000 });
   const panel = await page.$eval("#panel-body", (p) => p.textContent);
   expect(panel.includes(caseId), `the panel names the clicked case (${caseId})`);
+  const clicked = await cell.evaluate((td) => Number(td.dataset.t));
+  const hash = await page.evaluate(() => location.hash);
+  expect(hash === "#" + linkTo(data, data.profiles[0], clicked, caseId), `the address links to the opened cell (${hash})`);
   expect(/Transcript \(\d+ hops\)/.test(panel), "the panel shows the transcript");
   expect(/#1 [A-Z]+ https?:\/\//.test(panel), "the transcript shows the first hop's method and URL");
   expect(panel.includes("Rules"), "the panel shows the rules");
@@ -147,6 +202,8 @@ async function check(page) {
   await page.waitForSelector("#panel:not([hidden])");
   await page.screenshot({ path: screenshotPath });
   console.log("screenshot: " + screenshotPath);
+
+  await checkLinks(page, url, data);
 }
 
 async function measureLoad(page, url) {
@@ -206,7 +263,7 @@ try {
   } else {
     await page.goto(url, { waitUntil: "load" });
     await page.waitForSelector("body[data-ready]", { timeout: 30000 });
-    await check(page);
+    await check(page, url);
   }
   expect(errors.length === 0, "no script errors and no network requests" + (errors.length ? ": " + errors.join("; ") : ""));
 } catch (e) {

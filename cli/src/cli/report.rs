@@ -12,7 +12,8 @@ use super::{load, SuiteArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
-    /// A folder of results files (`*.json` written by `hopcheck run`); give
+    /// A folder of results files (`*.json` written by `hopcheck run`, or
+    /// `*.json.gz`, the same gzipped); give
     /// it once per folder, e.g. one per profile (default: ./reports, else the project's).
     #[arg(long = "in", value_name = "DIR")]
     inputs: Vec<PathBuf>,
@@ -68,25 +69,25 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
 /// JSON Schema (`reports/schema.json`).
 const NOT_RESULTS: [&str; 2] = ["mutants.json", "schema.json"];
 
-/// Every `*.json` directly in `dir` but [`NOT_RESULTS`], read as a results
-/// file ([`hopcheck::report::read`]), in name order. A folder with none, or
-/// a file that is not a results file, is an error naming it.
+/// Every `*.json` and `*.json.gz` directly in `dir` but [`NOT_RESULTS`],
+/// read as a results file ([`hopcheck::report::read`], which gunzips the
+/// latter), in name order. A folder with none, or a file that is not a
+/// results file, is an error naming it.
 fn read_folder(dir: &Path) -> Result<Vec<(PathBuf, Report)>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?.path();
-        let results_file = path.extension().is_some_and(|ext| ext == "json")
-            && path
-                .file_name()
-                .is_some_and(|name| !NOT_RESULTS.iter().any(|skipped| name == *skipped));
+        let results_file = path.file_name().and_then(|name| name.to_str()).is_some_and(|name| {
+            (name.ends_with(".json") || name.ends_with(".json.gz")) && !NOT_RESULTS.contains(&name)
+        });
         if results_file && path.is_file() {
             files.push(path);
         }
     }
     if files.is_empty() {
         return Err(format!(
-            "no results files (*.json) in {}; `hopcheck run --out {}` writes them",
+            "no results files (*.json or *.json.gz) in {}; `hopcheck run --out {}` writes them",
             dir.display(),
             dir.display()
         ));

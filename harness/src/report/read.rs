@@ -1,5 +1,8 @@
 //! Reading one results file: the format version first, then the rest, with
-//! errors that name the file and, for bad JSON, the line and column.
+//! errors that name the file and, for bad JSON, the line and column. A file
+//! whose name ends in `.gz` is gunzipped first (the published results in
+//! `reports/results/` are kept that way: a run's JSON compresses about
+//! twentyfold).
 
 use std::path::{Path, PathBuf};
 
@@ -86,13 +89,25 @@ impl std::error::Error for ReadError {
     }
 }
 
-/// Read the results file at `path`, written by `hopcheck run`.
+/// Read the results file at `path`, written by `hopcheck run`, or that file
+/// gzipped when `path` ends in `.gz`.
 pub fn read(path: &Path) -> Result<Report, ReadError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+    let io_error = |source| ReadError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    if is_gzipped(path) {
+        let mut json = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut json).map_err(io_error)?;
+        return parse(path, &json);
+    }
     parse(path, &bytes)
+}
+
+/// Whether `path` names a gzipped file (`*.gz`).
+fn is_gzipped(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "gz")
 }
 
 /// Parse `bytes`, the content of the file `path`.
@@ -226,6 +241,36 @@ mod tests {
         let err = read_text(&path, &edited).expect_err("bad verdict");
         assert!(matches!(err, ReadError::Invalid { line, .. } if line > 1), "{err:?}");
         assert!(err.to_string().starts_with(&path.display().to_string()), "{err}");
+    }
+
+    fn gzip(path: &Path, text: &str) {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(text.as_bytes()).expect("compress");
+        std::fs::write(path, encoder.finish().expect("compress")).expect("write");
+    }
+
+    #[test]
+    fn a_gzipped_report_reads_back_equal_to_the_plain_one() {
+        let (dir, path, text) = written();
+        let gzipped = dir.path().join("t.json.gz");
+        gzip(&gzipped, &text);
+        assert_eq!(read(&gzipped).expect("reads"), read(&path).expect("reads"));
+    }
+
+    #[test]
+    fn a_gzipped_file_is_checked_like_a_plain_one() {
+        let (dir, _path, text) = written();
+        let gzipped = dir.path().join("t.json.gz");
+        gzip(&gzipped, &text[..text.len() / 2]);
+        let err = read(&gzipped).expect_err("truncated");
+        assert!(matches!(err, ReadError::Truncated { .. }), "{err:?}");
+        assert!(err.to_string().starts_with(&gzipped.display().to_string()), "{err}");
+        // Plain JSON under a `.gz` name is not gzip: an error naming the file.
+        std::fs::write(&gzipped, &text).expect("write");
+        let err = read(&gzipped).expect_err("not gzip");
+        assert!(matches!(err, ReadError::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains("t.json.gz"), "{err}");
     }
 
     #[test]

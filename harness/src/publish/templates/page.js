@@ -125,6 +125,45 @@
     }
     panel.replaceChildren(...parts);
     showPanel(true);
+    // The address names the open cell, so that it can be copied as a link.
+    history.replaceState(null, "", "#" + link(state.profile, name, id));
+  }
+
+  // A cell's link: #<profile>/<target>/<case id>, each part URI-encoded but
+  // for the case id's slashes (profiles and target names hold none).
+  function link(profile, target, id) {
+    return [profile, target, ...id.split("/")].map(encodeURIComponent).join("/");
+  }
+
+  // Opens the cell the fragment names (see link): its profile, with the
+  // filters widened so that its row and column show, scrolled into view.
+  // A fragment that names no cell is left alone.
+  function openFromFragment() {
+    const parts = location.hash.slice(1).split("/").map((part) => { try { return decodeURIComponent(part); } catch (e) { return ""; } });
+    if (parts.length < 3) return;
+    const [profile, target, ...rest] = parts;
+    const t = data.targets.findIndex(([name]) => name === target);
+    const c = data.cases.findIndex(([id]) => id === rest.join("/"));
+    if (!data.profiles.includes(profile) || t < 0 || c < 0) return;
+    state.profile = profile;
+    for (const radio of document.querySelectorAll("input[name=profile]")) radio.checked = radio.value === profile;
+    if (state.area && state.area !== data.cases[c][1]) { state.area = ""; areaSelect.value = ""; }
+    if (!state.targets.has(t)) {
+      state.targets.add(t);
+      document.querySelector("input[name=target][value='" + t + "']").checked = true;
+    }
+    const kind = names[((data.verdicts[profile] || [])[t] || "")[c]?.toLowerCase()];
+    if (kind && !state.verdicts.has(kind)) {
+      state.verdicts.add(kind);
+      document.querySelector("input[name=verdict][value='" + kind + "']").checked = true;
+    }
+    render();
+    const cell = document.querySelector("tr.case[data-c='" + c + "'] td.c[data-t='" + t + "']");
+    if (cell) {
+      cell.classList.add("sel");
+      cell.scrollIntoView({ block: "center" });
+    }
+    open(c, t);
   }
 
   function showPanel(shown) {
@@ -151,5 +190,7 @@
   for (const box of document.querySelectorAll("input[name=target]")) box.addEventListener("change", () => { const t = Number(box.value); box.checked ? state.targets.add(t) : state.targets.delete(t); render(); });
 
   render();
+  openFromFragment();
+  window.addEventListener("hashchange", openFromFragment);
   document.body.dataset.ready = "true";
 })();
