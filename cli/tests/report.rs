@@ -168,3 +168,38 @@ fn a_folder_without_results_or_with_one_target_twice_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// The published files are what `hopcheck report` makes of the committed
+/// results, and the README's findings table is summary.md's, so neither
+/// can go stale unseen after `reports/publish`.
+#[test]
+fn the_published_summary_and_the_readmes_findings_match_the_committed_results() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let results = project("reports/results");
+    let made = hopcheck(&[
+        "report",
+        "--in",
+        path(&results.join("rfc9110")),
+        "--in",
+        path(&results.join("fetch")),
+        "--out",
+        path(out.path()),
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let read = |path: PathBuf| std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let summary = read(out.path().join("summary.md"));
+    assert!(
+        summary == read(project("reports/summary.md")),
+        "reports/summary.md is not what the committed results give: run reports/publish"
+    );
+    let table = summary
+        .split("## Rules broken, per target\n\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("summary.md has the table of rules broken per target")
+        .replace("](index.html#", "](reports/index.html#");
+    assert!(
+        read(project("README.md")).contains(&format!("{table}\n\n")),
+        "README.md's \"Published results\" table is not summary.md's: run reports/publish"
+    );
+}

@@ -19,7 +19,12 @@ pub fn junit(results: &Results) -> Result<Vec<u8>, PublishError> {
         let mut suite = TestSuite::new(name);
         suite.add_property(Property::new("version", report.target.version.as_str()));
         suite.add_property(Property::new("profile", report.profile.as_str()));
-        suite.add_test_cases(report.results.iter().map(test_case));
+        suite.add_test_cases(
+            report
+                .results
+                .iter()
+                .map(|record| test_case(record, results.rule_of(record, report.profile))),
+        );
         doc.add_test_suite(suite);
     }
     let mut out = Vec::new();
@@ -27,7 +32,7 @@ pub fn junit(results: &Results) -> Result<Vec<u8>, PublishError> {
     Ok(out)
 }
 
-fn test_case(record: &ResultRecord) -> TestCase {
+fn test_case(record: &ResultRecord, rule: &str) -> TestCase {
     let result = &record.result;
     let verdict = &result.verdict;
     let mut status = match verdict.kind {
@@ -48,7 +53,7 @@ fn test_case(record: &ResultRecord) -> TestCase {
     case.set_classname(area_of(&result.id));
     case.set_time(Duration::from_millis(result.duration_ms));
     case.add_property(Property::new("verdict", verdict.kind.as_str()));
-    case.add_property(Property::new("rule", Results::rule_of(record)));
+    case.add_property(Property::new("rule", rule));
     if let Some(reason) = &record.known_failure {
         case.add_property(Property::new("known-failure", reason.as_str()));
     }

@@ -1,5 +1,6 @@
 //! `summary.md`: GitHub-flavoured Markdown for a CI step summary: each
-//! target's counts and scores per profile, then the failed MUST cases.
+//! target's counts and scores per profile, the rules each target breaks
+//! (linked to a cell of `index.html`), then the failed MUST cases.
 
 use std::fmt::Write as _;
 
@@ -36,6 +37,7 @@ pub fn markdown(results: &Results) -> String {
         let _ = writeln!(out, " {} | {} |", score(t.must), score(t.should));
     }
     out.push_str("\nMUST and SHOULD: the share of that level's cases that pass, of those the target supports.\n");
+    out.push_str(&rules_broken(results));
 
     let failed: Vec<_> = results
         .reports()
@@ -54,7 +56,7 @@ pub fn markdown(results: &Results) -> String {
     }
     out.push_str("| case | target | profile | rule |\n|---|---|---|---|\n");
     for (report, record) in failed.iter().take(MAX_FAILURES) {
-        let rule_id = Results::rule_of(record);
+        let rule_id = results.rule_of(record, report.profile);
         let rule = match results.catalogue.get(rule_id) {
             Some(req) => format!("{} ({}): {}", cell(rule_id), cell(&req.source), cell(&req.rule)),
             None => cell(rule_id),
@@ -69,6 +71,78 @@ pub fn markdown(results: &Results) -> String {
     }
     if failed.len() > MAX_FAILURES {
         let _ = writeln!(out, "\n… and {} more: see `index.html`.", failed.len() - MAX_FAILURES);
+    }
+    out
+}
+
+/// The heading of the per-target table of broken rules (the README's
+/// "Published results" copies the table under it).
+pub const RULES_HEADING: &str = "## Rules broken, per target";
+
+/// Per target and profile, the rules of its failing cases (the rule that
+/// decided each verdict, [`Results::rule_of`]) with how many cases fail on
+/// each, most first, each linked to the first such case's cell in
+/// `index.html`.
+fn rules_broken(results: &Results) -> String {
+    let mut out = format!("\n{RULES_HEADING}\n\n| target |");
+    for profile in &results.profiles {
+        let _ = write!(out, " `{}` |", profile.as_str());
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(results.profiles.len()));
+    out.push('\n');
+    for target in &results.targets {
+        let _ = write!(out, "| {} |", cell(target));
+        for &profile in &results.profiles {
+            let mut rules: Vec<(&str, usize, &str)> = Vec::new();
+            let report = results.report(target, profile);
+            let mut failed: Vec<_> = report
+                .map(|r| {
+                    r.results
+                        .iter()
+                        .filter(|r| r.result.verdict.kind == VerdictKind::Fail)
+                        .collect()
+                })
+                .unwrap_or_default();
+            failed.sort_by(|a, b| a.result.id.cmp(&b.result.id));
+            for record in failed {
+                let rule = results.rule_of(record, profile);
+                match rules.iter_mut().find(|(r, _, _)| *r == rule) {
+                    Some((_, n, _)) => *n += 1,
+                    None => rules.push((rule, 1, &record.result.id)),
+                }
+            }
+            rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let listed: Vec<String> = rules
+                .iter()
+                .map(|(rule, n, id)| {
+                    let link = format!("{}/{}/{}", profile.as_str(), percent(target, false), percent(id, true));
+                    format!("[{}](index.html#{link}) {n}", cell(rule))
+                })
+                .collect();
+            let text = match (report, listed.is_empty()) {
+                (None, _) => "not run".to_owned(),
+                (Some(_), true) => "none".to_owned(),
+                (Some(_), false) => listed.join(", "),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` for a link's fragment, as the page reads it back (each part
+/// URI-decoded): bytes other than letters, digits and `-._~` (and `/` when
+/// `keep_slash`: a case id's path) percent-encoded.
+fn percent(text: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || (keep_slash && b == b'/') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
     }
     out
 }
@@ -120,6 +194,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("## Failed MUST cases (2)"), "{text}");
+        assert!(
+            text.contains(
+                "| bad | [RED-307-METHOD](index.html#rfc9110/bad/redirect/307/post-keeps-method) 1 \
+                 | [RED-307-METHOD](index.html#fetch/bad/redirect/307/post-keeps-method) 1 |\n| good | none | none |"
+            ),
+            "{text}"
+        );
         let rule = &catalogue.get("RED-307-METHOD").expect("in the catalogue").rule;
         assert!(
             text.contains("| `redirect/307/post-keeps-method` | bad | rfc9110 | RED-307-METHOD (")
@@ -139,5 +220,10 @@ mod tests {
         let text = markdown(&Results::new(&reports, &catalogue).expect("results"));
         assert!(text.contains("| evil\\|&lt;b&gt;x&lt;/b&gt; next |"), "{text}");
         assert!(text.contains("None."), "{text}");
+        assert_eq!(
+            percent("evil|<b>x</b>\nnext", false),
+            "evil%7C%3Cb%3Ex%3C%2Fb%3E%0Anext"
+        );
+        assert_eq!(percent("a/b c", true), "a/b%20c");
     }
 }

@@ -154,17 +154,25 @@ impl<'a> Results<'a> {
         self.by_target.values().copied()
     }
 
-    /// The requirement a result is judged by, for a one-line summary: the
-    /// rule of its first broken expectation, else the case's first requirement.
-    pub fn rule_of(record: &ResultRecord) -> &str {
+    /// The requirement a result is judged by under `profile`, for a
+    /// one-line summary: of its broken expectations' rules (of the case's
+    /// requirements when an outcome matched and graded it), the first that
+    /// binds strongest under the profile, as the verdict's own line names it.
+    pub fn rule_of<'r>(&self, record: &'r ResultRecord, profile: Profile) -> &'r str {
         let result = &record.result;
-        result
-            .verdict
-            .evidence
-            .first()
-            .map(|m| m.rule.as_str())
-            .filter(|rule| !rule.is_empty())
-            .or_else(|| result.requirements.first().map(String::as_str))
+        let evidence = &result.verdict.evidence;
+        let rules: Vec<&str> = if evidence.is_empty() {
+            result.requirements.iter().map(String::as_str).collect()
+        } else {
+            evidence.iter().map(|m| m.rule.as_str()).collect()
+        };
+        let level = |rule: &str| self.catalogue.get(rule).map(|r| r.level.under(profile));
+        let strongest = rules.iter().filter_map(|rule| level(rule)).min();
+        rules
+            .iter()
+            .find(|rule| strongest.is_some() && level(rule) == strongest)
+            .or(rules.first())
+            .copied()
             .unwrap_or("")
     }
 }
@@ -310,6 +318,37 @@ pub(crate) mod tests {
             reports.push(report("bad", profile, rows(VerdictKind::Fail, VerdictKind::Warn)));
         }
         reports
+    }
+
+    #[test]
+    fn a_result_is_summed_up_by_the_rule_that_decided_its_verdict() {
+        let suite = crate::case::load_embedded().expect("the embedded suite");
+        let mut row = record(
+            "redirect/loops/endless-chain",
+            Level::Should,
+            VerdictKind::Fail,
+            ("a", "b"),
+        );
+        // A SHOULD miss first, then a Fetch rule's: under fetch the latter decides.
+        let miss = |rule: &str| Mismatch {
+            hop: None,
+            step: None,
+            field: "hops".into(),
+            expected: "at most 20 redirects".into(),
+            seen: "21".into(),
+            rule: rule.into(),
+            section: String::new(),
+        };
+        row.result.verdict.evidence = vec![miss("RED-LOOP"), miss("FET-COUNT")];
+        let reports = vec![report("t", Profile::Fetch, vec![row.clone()])];
+        let results = Results::new(&reports, &suite.catalogue).expect("results");
+        assert_eq!(results.rule_of(&row, Profile::Fetch), "FET-COUNT");
+        assert_eq!(results.rule_of(&row, Profile::Rfc9110), "RED-LOOP");
+        // An outcome that matched and was graded `fail`: no evidence, the
+        // case's requirements decide.
+        row.result.verdict.evidence.clear();
+        row.result.requirements = vec!["RED-LOOP".into(), "FET-COUNT".into()];
+        assert_eq!(results.rule_of(&row, Profile::Fetch), "FET-COUNT");
     }
 
     #[test]
